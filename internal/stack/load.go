@@ -1,0 +1,359 @@
+package stack
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Defaults applied to keys trio.yaml leaves out.
+const (
+	DefaultNginx   = "1.22"
+	DefaultPHP     = "8.2"
+	DefaultMariaDB = "10.11"
+	DefaultHAProxy = "2.6"
+	// DefaultDBPort keeps clear of a system MariaDB on 3306.
+	DefaultDBPort = 3307
+)
+
+// Find returns the trio.yaml to use: file if given (relative to dir), else
+// dir/trio.yaml.
+func Find(dir, file string) (string, error) {
+	if file == "" {
+		file = FileName
+	}
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(dir, file)
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("%w at %s; run `trio init` to create one, or point at it with -C DIR or -f FILE", ErrNotFound, abs)
+	}
+	return abs, nil
+}
+
+// Load reads, defaults and checks a trio.yaml. Every problem is reported,
+// each with the file:line:column it concerns and how to fix it.
+func Load(path string) (*Stack, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read stack file: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(abs, data)
+}
+
+// Parse is Load for bytes already read; file names where they came from.
+func Parse(file string, data []byte) (*Stack, error) {
+	st := &Stack{File: file, Dir: filepath.Dir(file)}
+	display := displayName(file)
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		return nil, syntaxError(display, err)
+	}
+	if len(root.Content) == 0 {
+		return nil, Errors{{Pos: Pos{File: display, Line: 1}, Msg: "the file is empty; start from `trio init`"}}
+	}
+	d := &decoder{file: display, pos: map[string]Pos{}}
+	d.decode(root.Content[0], reflect.ValueOf(st).Elem(), "")
+	st.pos = d.pos
+	if err := d.errs.err(); err != nil {
+		return nil, err
+	}
+	st.applyDefaults()
+	if err := st.check(); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// displayName shortens a path for messages: relative to the working
+// directory when the file is below it.
+func displayName(file string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, file); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+	}
+	return file
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func syntaxError(file string, err error) error {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		var line int
+		fmt.Sscan(m[1], &line)
+		return Errors{{Pos: Pos{File: file, Line: line}, Msg: "YAML syntax: " + m[2] + "; check the indentation and quoting on this line and the one before"}}
+	}
+	return Errors{{Pos: Pos{File: file}, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")}}
+}
+
+func (s *Stack) applyDefaults() {
+	v := &s.Versions
+	v.Nginx = or(v.Nginx, DefaultNginx)
+	v.PHP = or(v.PHP, DefaultPHP)
+	v.MariaDB = or(v.MariaDB, DefaultMariaDB)
+	v.HAProxy = or(v.HAProxy, DefaultHAProxy)
+
+	w := &s.Web
+	if !w.Listen.IsValid() {
+		w.Listen, _ = ParseAddr("127.0.0.1:8080")
+	}
+	w.ServerName = or(w.ServerName, "_")
+	w.Root = or(w.Root, "public")
+	if w.Replicas == 0 {
+		w.Replicas = 1
+	}
+	if !w.Static.MaxAge.Set {
+		w.Static.MaxAge = Duration{Duration: time.Hour}
+	}
+	if !w.Static.ImmutableMaxAge.Set {
+		w.Static.ImmutableMaxAge = Duration{Duration: 365 * 24 * time.Hour}
+	}
+	if w.Static.Gzip == nil {
+		on := true
+		w.Static.Gzip = &on
+	}
+	w.MaxBodySize = or(w.MaxBodySize, "8m")
+
+	a := &s.App
+	a.Root = or(a.Root, ".")
+	a.Index = or(a.Index, "index.php")
+	if a.Replicas == 0 {
+		a.Replicas = 1
+	}
+	if a.Workers == 0 {
+		a.Workers = 5
+	}
+	a.Health = or(a.Health, "/")
+
+	db := &s.DB
+	if db.Port == 0 {
+		db.Port = DefaultDBPort
+	}
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+var (
+	stackName  = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+	identifier = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	version    = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
+	sizeValue  = regexp.MustCompile(`^[0-9]+[kKmMgG]?$`)
+)
+
+// check finds the mistakes defaults cannot fix, all of them at once.
+func (s *Stack) check() error {
+	var errs Errors
+	add := func(path, format string, args ...any) { errs = append(errs, s.Errorf(path, format, args...)) }
+
+	if s.Name == "" {
+		add("name", "missing; give the stack a short name such as `name: shop`")
+	} else if !stackName.MatchString(s.Name) {
+		add("name", "%q: use lowercase letters, digits and '-', starting with a letter, at most 32 characters", s.Name)
+	}
+	for key, v := range map[string]string{"versions.nginx": s.Versions.Nginx, "versions.php": s.Versions.PHP, "versions.mariadb": s.Versions.MariaDB, "versions.haproxy": s.Versions.HAProxy} {
+		if !version.MatchString(v) {
+			add(key, "%q is not a version; write the upstream version to pin, such as \"1.22\"", v)
+		}
+	}
+
+	if s.Web.Replicas < 1 {
+		add("web.replicas", "must be at least 1")
+	}
+	if s.App.Replicas < 1 {
+		add("app.replicas", "must be at least 1")
+	}
+	if s.App.Workers < 1 || s.App.Workers > 1024 {
+		add("app.workers", "must be from 1 to 1024")
+	}
+	if s.DB.Replicas < 0 {
+		add("db.replicas", "cannot be negative")
+	}
+	// Scaling out on one host needs the load balancer and replication;
+	// until then a second instance would only fight the first for its port.
+	if s.Web.Replicas > 1 {
+		add("web.replicas", "more than one web instance is not supported yet; set 1")
+	}
+	if s.App.Replicas > 1 {
+		add("app.replicas", "more than one app instance is not supported yet; set 1")
+	}
+	if s.DB.Replicas > 0 {
+		add("db.replicas", "database replicas are not supported yet; set 0")
+	}
+	if !sizeValue.MatchString(s.Web.MaxBodySize) {
+		add("web.max_body_size", "%q is not a size; write it like 8m, 512k or 1g", s.Web.MaxBodySize)
+	}
+	s.checkDir(&errs, "web.root", s.Web.Root)
+	if s.checkDir(&errs, "app.root", s.App.Root) {
+		if s.App.Index != filepath.Base(s.App.Index) || !strings.HasSuffix(s.App.Index, ".php") {
+			add("app.index", "%q must be a .php file name inside app.root", s.App.Index)
+		} else if _, err := os.Stat(filepath.Join(s.Path(s.App.Root), s.App.Index)); err != nil {
+			add("app.index", "the front controller %s is missing in %s; create it or set app.index", s.App.Index, s.App.Root)
+		}
+	}
+	if !strings.HasPrefix(s.App.Health, "/") {
+		add("app.health", "%q must be a path starting with /", s.App.Health)
+	}
+	for k, v := range s.App.Env {
+		if !envName.MatchString(k) {
+			add("app.env."+k, "not a valid environment variable name; use letters, digits and _")
+		}
+		if strings.HasPrefix(k, "DB_") {
+			add("app.env."+k, "DB_* variables are set by trio from the db section; remove it here")
+		}
+		if !v.IsSet() {
+			add("app.env."+k, "has no value; give one or remove the key")
+		}
+	}
+	for k, v := range s.App.PHP {
+		if strings.ContainsAny(k+v, "\n\r[]") {
+			add("app.php."+k, "php.ini settings cannot contain newlines or brackets")
+		}
+	}
+
+	db := &s.DB
+	if db.Database == "" {
+		add("db.database", "missing; name the app's database, as MARIADB_DATABASE does")
+	} else if !identifier.MatchString(db.Database) {
+		add("db.database", "%q: use letters, digits and _ (at most 64)", db.Database)
+	}
+	switch {
+	case db.User == "":
+		add("db.user", "missing; name the app's database user, as MARIADB_USER does")
+	case !identifier.MatchString(db.User) || len(db.User) > 80:
+		add("db.user", "%q: use letters, digits and _", db.User)
+	case db.User == "root":
+		add("db.user", "the app must not use root; pick another name (root is set with db.root_password)")
+	}
+	if !db.Password.IsSet() {
+		add("db.password", "missing; write {secret: db_password} and keep the value in the vault")
+	}
+	if db.Port < 1 || db.Port > 65535 {
+		add("db.port", "%d is not a port; use 1-65535 (default %d)", db.Port, DefaultDBPort)
+	} else if db.Port == int(s.Web.Listen.Port()) {
+		add("db.port", "%d is also web.listen's port (%s); give each its own", db.Port, s.Pos("web.listen"))
+	}
+	if db.Schema != "" {
+		s.checkFile(&errs, "db.schema", db.Schema)
+	}
+	if db.Migrations != "" {
+		s.checkDir(&errs, "db.migrations", db.Migrations)
+	}
+	for k, v := range db.Settings {
+		if strings.ContainsAny(k+v, "\n\r[]") {
+			add("db.settings."+k, "MariaDB settings cannot contain newlines or brackets")
+		}
+		if owned[normalizeSetting(k)] {
+			add("db.settings."+k, "trio sets %s itself; remove it here", k)
+		}
+	}
+	if s.Secrets.Vault != "" {
+		s.checkFile(&errs, "secrets.vault", s.Secrets.Vault)
+	}
+	for _, path := range s.SecretRefs() {
+		if s.Secrets.Vault == "" {
+			add(path, "names a secret but secrets.vault is not set; add `secrets: {vault: secrets.vault}` and create it with `trio vault create`")
+			break
+		}
+	}
+	return errs.err()
+}
+
+// owned lists the MariaDB settings trio derives itself; letting a user set
+// them would break paths, ports or the host's safety.
+var owned = map[string]bool{
+	"datadir": true, "socket": true, "port": true, "pid_file": true,
+	"bind_address": true, "user": true, "log_error": true, "tmpdir": true,
+}
+
+func normalizeSetting(k string) string { return strings.ReplaceAll(strings.ToLower(k), "-", "_") }
+
+// Path resolves a path from trio.yaml against the stack's directory.
+func (s *Stack) Path(p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(s.Dir, p)
+}
+
+func (s *Stack) checkDir(errs *Errors, key, p string) bool {
+	fi, err := os.Stat(s.Path(p))
+	switch {
+	case err != nil:
+		*errs = append(*errs, s.Errorf(key, "directory %s does not exist; create it or fix the path", p))
+		return false
+	case !fi.IsDir():
+		*errs = append(*errs, s.Errorf(key, "%s is a file; this key wants a directory", p))
+		return false
+	}
+	return true
+}
+
+func (s *Stack) checkFile(errs *Errors, key, p string) {
+	fi, err := os.Stat(s.Path(p))
+	switch {
+	case err != nil:
+		*errs = append(*errs, s.Errorf(key, "file %s does not exist; create it or fix the path", p))
+	case fi.IsDir():
+		*errs = append(*errs, s.Errorf(key, "%s is a directory; this key wants a file", p))
+	}
+}
+
+// SecretRefs lists the key paths whose values come from the vault.
+func (s *Stack) SecretRefs() []string {
+	var out []string
+	if s.DB.Password.IsSecret() {
+		out = append(out, "db.password")
+	}
+	if s.DB.RootPassword.IsSecret() {
+		out = append(out, "db.root_password")
+	}
+	for _, k := range sortedKeys(s.App.Env) {
+		if s.App.Env[k].IsSecret() {
+			out = append(out, "app.env."+k)
+		}
+	}
+	return out
+}
+
+// PlainCredentials lists the key paths that hold a credential written in
+// trio.yaml itself, which is fine on a laptop and refused with --strict.
+func (s *Stack) PlainCredentials() []string {
+	var out []string
+	if s.DB.Password.Plain != "" {
+		out = append(out, "db.password")
+	}
+	if s.DB.RootPassword.Plain != "" {
+		out = append(out, "db.root_password")
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

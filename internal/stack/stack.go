@@ -1,0 +1,141 @@
+// Package stack is the typed model of trio.yaml: loading with errors that
+// name file:line:column, defaults, and the checks that need the file system.
+package stack
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// FileName is the stack file trio looks for in the working directory.
+const FileName = "trio.yaml"
+
+// Stack is one three-tier application as trio.yaml describes it.
+type Stack struct {
+	Name     string   `yaml:"name"`
+	Versions Versions `yaml:"versions"`
+	Web      Web      `yaml:"web"`
+	App      App      `yaml:"app"`
+	DB       DB       `yaml:"db"`
+	Secrets  Secrets  `yaml:"secrets"`
+
+	// File is the absolute path of the trio.yaml this was loaded from and
+	// Dir its directory; relative paths in the file are relative to Dir.
+	File string `yaml:"-"`
+	Dir  string `yaml:"-"`
+
+	pos map[string]Pos
+}
+
+// Versions pins the upstream version of each program, as Debian packages it.
+type Versions struct {
+	Nginx   string `yaml:"nginx"`
+	PHP     string `yaml:"php"`
+	MariaDB string `yaml:"mariadb"`
+	HAProxy string `yaml:"haproxy"`
+}
+
+// Web is the nginx tier: the public listener and static files.
+type Web struct {
+	Listen     Addr   `yaml:"listen"`
+	ServerName string `yaml:"server_name"`
+	Root       string `yaml:"root"` // static files, relative to the stack dir
+	Replicas   int    `yaml:"replicas"`
+	Static     Static `yaml:"static"`
+	// MaxBodySize caps request bodies (nginx client_max_body_size syntax).
+	MaxBodySize string `yaml:"max_body_size"`
+}
+
+// Static says how nginx serves files from the web root.
+type Static struct {
+	MaxAge Duration `yaml:"max_age"` // Cache-Control max-age for plain files
+	// ImmutableMaxAge applies to files whose names carry a content hash
+	// (app.3f2a9c1b.css): they never change, so caches may keep them long.
+	ImmutableMaxAge Duration `yaml:"immutable_max_age"`
+	Gzip            *bool    `yaml:"gzip"`
+}
+
+// App is the PHP-FPM tier.
+type App struct {
+	Root     string            `yaml:"root"`  // PHP code, relative to the stack dir
+	Index    string            `yaml:"index"` // front controller inside Root
+	Replicas int               `yaml:"replicas"`
+	Workers  int               `yaml:"workers"` // PHP worker processes per instance
+	Env      map[string]Value  `yaml:"env"`
+	Health   string            `yaml:"health"` // path that answers 200 when the app is well
+	PHP      map[string]string `yaml:"php"`    // php.ini settings for the pool
+}
+
+// DB is the MariaDB tier. Its keys mirror the variables of the official
+// MariaDB image (MARIADB_DATABASE, MARIADB_USER, MARIADB_PASSWORD,
+// MARIADB_ROOT_PASSWORD) so a stack reads the same on every target.
+type DB struct {
+	Database     string            `yaml:"database"`
+	User         string            `yaml:"user"`
+	Password     Value             `yaml:"password"`
+	RootPassword Value             `yaml:"root_password"`
+	Schema       string            `yaml:"schema"`     // applied once, at initialisation
+	Migrations   string            `yaml:"migrations"` // directory of *.sql, applied in name order
+	Port         int               `yaml:"port"`
+	Settings     map[string]string `yaml:"settings"` // extra [mysqld] settings
+	Replicas     int               `yaml:"replicas"`
+}
+
+// Secrets names the vault that {secret: NAME} values come from.
+type Secrets struct {
+	Vault string `yaml:"vault"`
+}
+
+// Pos returns where a dotted key path such as "web.listen" stands in the
+// file, or the file itself when the key was not written (a default).
+func (s *Stack) Pos(path string) Pos {
+	if p, ok := s.pos[path]; ok {
+		return p
+	}
+	return Pos{File: s.File}
+}
+
+// Errorf builds an error placed at a key of the file.
+func (s *Stack) Errorf(path, format string, args ...any) *Error {
+	return &Error{Pos: s.Pos(path), Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Duration is a span of time written like 30s, 10m, 12h or 365d.
+type Duration struct {
+	time.Duration
+	Set bool
+}
+
+func (d *Duration) decodeNode(dec *decoder, n *yaml.Node, path string) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("expected a duration such as 1h or 30d, found %s", describe(n))
+	}
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	*d = Duration{Duration: v, Set: true}
+	return nil
+}
+
+// ParseDuration extends time.ParseDuration with days ("30d").
+func ParseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err == nil && n >= 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("%q is not a duration; write it like 30s, 10m, 12h or 30d", s)
+	}
+	return v, nil
+}
+
+// Seconds is the whole number of seconds, as HTTP headers want it.
+func (d Duration) Seconds() int64 { return int64(d.Duration / time.Second) }
