@@ -1,0 +1,339 @@
+package host
+
+import (
+	"context"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/trio-stack/trio/internal/agent"
+	"github.com/trio-stack/trio/internal/apt"
+	"github.com/trio-stack/trio/internal/db"
+	"github.com/trio-stack/trio/internal/fsutil"
+	"github.com/trio-stack/trio/internal/plan"
+	"github.com/trio-stack/trio/internal/render"
+	"github.com/trio-stack/trio/internal/stack"
+	"github.com/trio-stack/trio/internal/target"
+)
+
+// Apply executes a plan. Packages and access come first; then every
+// changed config is written and checked by its program before any running
+// instance is touched, so a refused config stops the apply with the stack
+// still serving as before.
+func (h *Host) Apply(ctx context.Context, p *target.Planned, report target.Reporter) error {
+	pl, ok := p.Payload.(*payload)
+	if !ok {
+		return errors.New("apply: the plan was not made by the host target")
+	}
+	st := p.Stack
+	if pl.writeLock {
+		if err := pl.lock.Write(filepath.Join(st.Dir, apt.LockFile)); err != nil {
+			return err
+		}
+	}
+	steps := p.Steps
+	// Steps that must run before configs can be checked: programs must be
+	// installed, users must exist, directories must be reachable.
+	for len(steps) > 0 && (steps[0].Action == plan.Install || steps[0].Action == plan.Grant) {
+		if err := h.step(ctx, st, pl, steps[0], report); err != nil {
+			return err
+		}
+		steps = steps[1:]
+	}
+	if err := h.prepare(ctx, st, pl, report); err != nil {
+		return err
+	}
+	for _, s := range steps {
+		if err := h.step(ctx, st, pl, s, report); err != nil {
+			return err
+		}
+	}
+	for _, c := range pl.configs {
+		h.prune(c.Instance.String())
+	}
+	return nil
+}
+
+// prepare writes the state directories, the private credentials and every
+// config version the plan needs, each validated by its program.
+func (h *Host) prepare(ctx context.Context, st *stack.Stack, pl *payload, report target.Reporter) error {
+	if err := h.layout.prepare(h.users); err != nil {
+		return err
+	}
+	if err := h.writeSecrets(pl); err != nil {
+		return err
+	}
+	for _, c := range pl.configs {
+		name := c.Instance.String()
+		if err := h.layout.instanceDirs(name, c.Instance.Tier.String(), h.users); err != nil {
+			return err
+		}
+		dir, err := h.materialize(name, pl.want[name])
+		if err != nil {
+			return err
+		}
+		// Only a version not yet running needs checking.
+		if link, _ := os.Readlink(filepath.Join(h.layout.Conf, name+".running")); link == filepath.Base(dir) {
+			continue
+		}
+		if err := h.validate(ctx, render.Config{Instance: c.Instance, Files: pl.want[name]}, dir); err != nil {
+			os.RemoveAll(dir)
+			return err
+		}
+	}
+	return nil
+}
+
+// writeSecrets puts the private files in place, readable by the app's
+// workers and no one else.
+func (h *Host) writeSecrets(pl *payload) error {
+	if pl.secrets == nil {
+		return nil
+	}
+	for name, data := range pl.secrets {
+		path := filepath.Join(h.layout.Secrets, name)
+		if err := fsutil.WriteFileAtomic(path, data, 0o440); err != nil {
+			return err
+		}
+		if h.users.Root {
+			_, gid := ids(h.users.Web)
+			if err := os.Chown(path, 0, gid); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (h *Host) step(ctx context.Context, st *stack.Stack, pl *payload, s plan.Step, report target.Reporter) error {
+	start := time.Now()
+	report.Emit(target.Event{Step: &s, Phase: target.PhaseBegin})
+	err := h.do(ctx, st, pl, s, func(msg string) {
+		report.Emit(target.Event{Step: &s, Phase: target.PhaseProgress, Message: msg, Elapsed: time.Since(start)})
+	})
+	if err != nil {
+		report.Emit(target.Event{Step: &s, Phase: target.PhaseFailed, Message: err.Error(), Elapsed: time.Since(start)})
+		return fmt.Errorf("%s: %w", s, err)
+	}
+	report.Emit(target.Event{Step: &s, Phase: target.PhaseDone, Elapsed: time.Since(start)})
+	return nil
+}
+
+func (h *Host) do(ctx context.Context, st *stack.Stack, pl *payload, s plan.Step, progress func(string)) error {
+	switch s.Action {
+	case plan.Install:
+		err := apt.Install(ctx, pl.install, func(p apt.Progress) { progress(p.String()) })
+		if err != nil {
+			return err
+		}
+		// The packages may have created the service users.
+		users, err := LookupUsers()
+		if err != nil {
+			return err
+		}
+		h.users = users
+		return nil
+	case plan.Grant:
+		return grant(pl.grant)
+	case plan.StartAgent:
+		return h.startAgent(ctx)
+	case plan.UpgradeAgent:
+		if err := h.agent.Shutdown(ctx, false); err != nil {
+			return err
+		}
+		return h.startAgent(ctx)
+	case plan.Init:
+		return h.initDB(ctx, st, pl, s.Target, progress)
+	case plan.Upgrade:
+		return nil // done right after the server starts, see Start
+	case plan.Start, plan.Restart:
+		return h.startInstance(ctx, st, pl, s)
+	case plan.Reload:
+		return h.reloadInstance(ctx, pl, s.Target)
+	case plan.Migrate:
+		return h.migrate(ctx, st, pl, s.Subject)
+	case plan.Password:
+		conn, err := db.Admin(h.env.DBSocket(0))
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return db.SetPassword(ctx, conn, st.DB.User, pl.account.PasswordHash)
+	case plan.Stop:
+		return h.agent.Remove(ctx, s.Target)
+	}
+	return fmt.Errorf("no way to %s", s.Action)
+}
+
+// startInstance points the instance at its new config and has the agent
+// start it (or restart it, when its command line or a restart-only config
+// changed), then waits until it is ready.
+func (h *Host) startInstance(ctx context.Context, st *stack.Stack, pl *payload, s plan.Step) error {
+	name := s.Target
+	dir := h.confDir(name, pl.want[name])
+	if err := h.point(name, dir); err != nil {
+		return err
+	}
+	spec := pl.specs[name]
+	var err error
+	if s.Action == plan.Restart {
+		if _, err = h.agent.Ensure(ctx, spec); err == nil {
+			err = h.agent.Restart(ctx, name)
+		}
+	} else {
+		_, err = h.agent.Ensure(ctx, spec)
+	}
+	if err != nil {
+		return err
+	}
+	if name == "db-0" && (pl.hasStep(plan.Upgrade, name)) {
+		if err := h.upgradeDB(ctx); err != nil {
+			return err
+		}
+	}
+	return h.markRunning(name, dir)
+}
+
+func (pl *payload) hasStep(a plan.Action, target string) bool {
+	return plan.Plan{Steps: pl.steps}.Has(a, target)
+}
+
+// reloadInstance switches the config and reloads gracefully; if the
+// program does not take it, the old config is put back.
+func (h *Host) reloadInstance(ctx context.Context, pl *payload, name string) error {
+	dir := h.confDir(name, pl.want[name])
+	old := h.current(name)
+	if err := h.point(name, dir); err != nil {
+		return err
+	}
+	if err := h.agent.Reload(ctx, name); err != nil {
+		if old != "" {
+			_ = h.point(name, old)
+		}
+		return err
+	}
+	return h.markRunning(name, dir)
+}
+
+// migrate applies one script to the running primary.
+func (h *Host) migrate(ctx context.Context, st *stack.Stack, pl *payload, name string) error {
+	conn, err := db.Admin(h.env.DBSocket(0))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	for _, s := range pl.pending {
+		if s.Name == name {
+			return db.Apply(ctx, conn, h.env.DBSocket(0), st.DB.Database, s)
+		}
+	}
+	return fmt.Errorf("migration %s is not in the plan", name)
+}
+
+// upgradeDB runs mariadb-upgrade against the running server.
+func (h *Host) upgradeDB(ctx context.Context) error {
+	u, err := db.AdminUser()
+	if err != nil {
+		return err
+	}
+	out, err := exec.CommandContext(ctx, h.programs.Upgrade, "--no-defaults", "--socket="+h.env.DBSocket(0), "--user="+u).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("mariadb-upgrade: %v:\n%s", err, indent(string(out)))
+	}
+	return nil
+}
+
+// startAgent launches the stack's agent from a copy of this binary kept in
+// the state directory, so it outlives a `go run` build, and waits for it
+// to answer.
+func (h *Host) startAgent(ctx context.Context) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the trio binary: %w", err)
+	}
+	bin := filepath.Join(h.layout.Bin, "trio")
+	if err := copyFile(self, bin, 0o755); err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(filepath.Join(h.layout.Logs, "agent.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, "agent", "--state", h.layout.State, "--version-id", h.opts.Version)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = detached()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start agent: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := h.agent.Ping(ctx); err == nil {
+			return nil
+		}
+		select {
+		case err := <-done:
+			return fmt.Errorf("the agent exited at once (%v); %s says:\n%s", err, logf.Name(), agent.Tail(logf.Name(), 10))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the agent did not answer within 10s; see %s", logf.Name())
+}
+
+// copyFile copies src to dst atomically, unless dst already has the same
+// size and modification time.
+func copyFile(src, dst string, mode os.FileMode) error {
+	si, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	if di, err := os.Stat(dst); err == nil && di.Size() == si.Size() && di.ModTime().Equal(si.ModTime()) {
+		return nil
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := fsutil.WriteFileAtomic(dst, data, mode); err != nil {
+		return err
+	}
+	return os.Chtimes(dst, si.ModTime(), si.ModTime())
+}
+
+// Version identifies a trio binary by the Go build ID the linker stamps
+// into it: the same source gives the same ID, any change another, so a
+// stale agent is noticed without hashing the whole file.
+func Version(release string) string {
+	self, err := os.Executable()
+	if err != nil {
+		return release
+	}
+	f, err := elf.Open(self)
+	if err != nil {
+		return release
+	}
+	defer f.Close()
+	sec := f.Section(".note.go.buildid")
+	if sec == nil {
+		return release
+	}
+	note, err := sec.Data()
+	if err != nil || len(note) < 16 {
+		return release
+	}
+	sum := sha256.Sum256(note[16:])
+	return release + "+" + hex.EncodeToString(sum[:4])
+}
+
+// detached starts a process in a session of its own, so it outlives the
+// command that started it and no terminal signal reaches it.
+func detached() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }

@@ -1,0 +1,184 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/trio-stack/trio/internal/agent"
+	"github.com/trio-stack/trio/internal/db"
+	"github.com/trio-stack/trio/internal/fsutil"
+	"github.com/trio-stack/trio/internal/stack"
+)
+
+// initDB makes a new data directory the way the official MariaDB image
+// does (install the system tables, start a private server, create the
+// database and account, run the schema), but in a staging directory that
+// is renamed into place only once everything succeeded. A crash at any
+// point leaves at most a staging directory with no app data, which the
+// next start discards and redoes.
+func (h *Host) initDB(ctx context.Context, st *stack.Stack, pl *payload, name string, progress func(string)) error {
+	inst, err := stack.ParseInstance(name)
+	if err != nil {
+		return err
+	}
+	if pl.account.PasswordHash == "" {
+		return fmt.Errorf("initialising %s needs the app's database password: %w", name, errSecretUnavailable)
+	}
+	data := h.env.DataDir(inst.Index)
+	staging := data + ".init"
+	runDir := filepath.Join(h.layout.Run, name)
+	initSock := filepath.Join(runDir, "init.sock")
+	initPid := filepath.Join(runDir, "init.pid")
+	stopStrayServer(initPid)
+	if err := os.RemoveAll(staging); err != nil {
+		return fmt.Errorf("discard %s: %w", staging, err)
+	}
+	if err := mkdir(staging, 0o700, h.users.DB); err != nil {
+		return err
+	}
+	conf := filepath.Join(h.confDir(name, pl.want[name]), "my.cnf")
+	logPath := filepath.Join(h.layout.Logs, name+".log")
+
+	progress("installing system tables")
+	args := []string{"--defaults-file=" + conf, "--datadir=" + staging, "--skip-test-db"}
+	if h.users.Root {
+		args = append(args, "--user=mysql", "--auth-root-authentication-method=socket", "--auth-root-socket-user=root")
+	} else {
+		u, err := db.AdminUser()
+		if err != nil {
+			return err
+		}
+		args = append(args, "--auth-root-authentication-method=socket", "--auth-root-socket-user="+u)
+	}
+	if out, err := exec.CommandContext(ctx, h.programs.Install, args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("mariadb-install-db: %v:\n%s", err, indent(programErrors(string(out))))
+	}
+
+	progress("starting a private server")
+	srv, err := startPrivateServer(h.programs.MariaDB, conf, staging, initSock, initPid, logPath)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	if err := srv.waitReady(ctx, 60*time.Second); err != nil {
+		return err
+	}
+	conn, err := db.Admin(initSock)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	progress("creating database " + st.DB.Database + " and account " + st.DB.User)
+	if err := db.Bootstrap(ctx, conn, pl.account); err != nil {
+		return err
+	}
+	for _, s := range pl.scripts {
+		progress("applying " + filepath.Base(s.Path))
+		if err := db.Apply(ctx, conn, initSock, st.DB.Database, s); err != nil {
+			return err
+		}
+	}
+	conn.Close()
+	progress("stopping the private server")
+	if err := srv.stop(); err != nil {
+		return err
+	}
+	if err := os.Rename(staging, data); err != nil {
+		return fmt.Errorf("move the new database into place: %w", err)
+	}
+	return fsutil.SyncDir(filepath.Dir(data))
+}
+
+// privateServer is a mariadbd with networking off, used only to initialise.
+type privateServer struct {
+	cmd  *exec.Cmd
+	sock string
+	done chan struct{}
+	err  error
+	log  string
+}
+
+func startPrivateServer(bin, conf, datadir, sock, pidfile, logPath string) (*privateServer, error) {
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, "--defaults-file="+conf, "--datadir="+datadir, "--skip-networking", "--socket="+sock, "--pid-file="+pidfile)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// If trio dies during initialisation the server goes with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start mariadbd: %w", err)
+	}
+	s := &privateServer{cmd: cmd, sock: sock, done: make(chan struct{}), log: logPath}
+	go func() { s.err = cmd.Wait(); close(s.done) }()
+	return s, nil
+}
+
+func (s *privateServer) waitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("unix", s.sock, time.Second); err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-s.done:
+			return fmt.Errorf("mariadbd exited while initialising (%v); %s says:\n%s", s.err, s.log, agent.Tail(s.log, 15))
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("mariadbd did not open %s within %s; see %s", s.sock, timeout, s.log)
+}
+
+// stop shuts the server down cleanly (SIGTERM flushes InnoDB).
+func (s *privateServer) stop() error {
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+		return nil
+	case <-time.After(2 * time.Minute):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+		return errors.New("mariadbd did not stop within 2 minutes")
+	}
+}
+
+// stopStrayServer ends a private server left by an interrupted init.
+func stopStrayServer(pidfile string) {
+	b, err := os.ReadFile(pidfile)
+	if err != nil {
+		return
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return
+	}
+	cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if !bytes.Contains(cmd, []byte("--skip-networking")) {
+		return // the pid is someone else's now
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	os.Remove(pidfile)
+}
