@@ -136,7 +136,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		seen[k.Value] = true
-		d.pos[key] = d.at(k)
+		d.pos[key] = d.valuePos(k, val)
 		d.decode(val, v.Field(idx), key)
 	}
 }
@@ -156,11 +156,20 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 			d.fail(k, key, "key given twice; keep one")
 			continue
 		}
-		d.pos[key] = d.at(k)
+		d.pos[key] = d.valuePos(k, val)
 		elem := reflect.New(v.Type().Elem()).Elem()
 		d.decode(val, elem, key)
 		v.SetMapIndex(reflect.ValueOf(k.Value), elem)
 	}
+}
+
+// valuePos is where a key's problems are shown: at a scalar value itself,
+// else at the key that opens the mapping or list.
+func (d *decoder) valuePos(k, val *yaml.Node) Pos {
+	if val.Kind == yaml.ScalarNode && val.Tag != "!!null" {
+		return d.at(val)
+	}
+	return d.at(k)
 }
 
 func join(path, key string) string {

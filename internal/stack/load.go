@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"cmp"
 	"bytes"
 	"errors"
 	"fmt"
@@ -62,8 +63,8 @@ func Load(path string) (*Stack, error) {
 
 // Parse is Load for bytes already read; file names where they came from.
 func Parse(file string, data []byte) (*Stack, error) {
-	st := &Stack{File: file, Dir: filepath.Dir(file)}
 	display := displayName(file)
+	st := &Stack{File: file, Dir: filepath.Dir(file), display: display}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
@@ -75,12 +76,22 @@ func Parse(file string, data []byte) (*Stack, error) {
 	d := &decoder{file: display, pos: map[string]Pos{}}
 	d.decode(root.Content[0], reflect.ValueOf(st).Elem(), "")
 	st.pos = d.pos
-	if err := d.errs.err(); err != nil {
-		return nil, err
-	}
 	st.applyDefaults()
+	// Report shape errors and the checks' findings together, so one run
+	// shows every mistake; a key that failed to decode is not checked again.
+	errs := d.errs
+	var checked Errors
 	if err := st.check(); err != nil {
-		return nil, err
+		errors.As(err, &checked)
+	}
+	for _, e := range checked {
+		if !slices.ContainsFunc(d.errs, func(de *Error) bool { return de.Path == e.Path }) {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		slices.SortStableFunc(errs, func(a, b *Error) int { return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Col, b.Pos.Col)) })
+		return nil, errs
 	}
 	return st, nil
 }

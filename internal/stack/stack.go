@@ -28,7 +28,8 @@ type Stack struct {
 	File string `yaml:"-"`
 	Dir  string `yaml:"-"`
 
-	pos map[string]Pos
+	pos     map[string]Pos
+	display string // File as messages show it
 }
 
 // Versions pins the upstream version of each program, as Debian packages it.
@@ -93,10 +94,18 @@ type Secrets struct {
 // Pos returns where a dotted key path such as "web.listen" stands in the
 // file, or the file itself when the key was not written (a default).
 func (s *Stack) Pos(path string) Pos {
-	if p, ok := s.pos[path]; ok {
-		return p
+	for p := path; p != ""; {
+		if pos, ok := s.pos[p]; ok {
+			return pos
+		}
+		// A key left out is shown at the section that should hold it.
+		i := strings.LastIndexByte(p, '.')
+		if i < 0 {
+			break
+		}
+		p = p[:i]
 	}
-	return Pos{File: s.File}
+	return Pos{File: or(s.display, s.File), Line: 1}
 }
 
 // Errorf builds an error placed at a key of the file.
