@@ -381,7 +381,11 @@ func (s *service) reload(ctx context.Context) error {
 	for {
 		for c := range children(p.pid) {
 			if !before[c] {
-				return s.waitReady(ctx)
+				if err := s.waitReady(ctx); err != nil {
+					return err
+				}
+				s.waitRetired(p.pid, before)
+				return nil
 			}
 		}
 		select {
@@ -392,6 +396,27 @@ func (s *service) reload(ctx context.Context) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// waitRetired waits a little for the previous generation of workers to
+// finish, so that once a reload returns every new connection meets the new
+// config. Workers still busy with long requests are left to finish alone.
+func (s *service) waitRetired(pid int, old map[int]bool) {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		left := false
+		for c := range children(pid) {
+			if old[c] {
+				left = true
+				break
+			}
+		}
+		if !left {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.log.Info("old workers still finishing requests after reload", "pid", pid)
 }
 
 // check runs the ready probe for the status display.
