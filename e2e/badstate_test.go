@@ -220,4 +220,3 @@ func treeSum(t testing.TB, dir string) string {
 	}
 	return fmt.Sprintf("%x", h.Sum(nil))
 }
-

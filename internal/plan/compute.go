@@ -38,7 +38,7 @@ type InstanceFacts struct {
 	Name string
 	// Want and Have map each config file to a digest of its content; Have
 	// is what the running instance was started or reloaded with.
-	Want, Have map[string]string
+	Want, Have  map[string]string
 	SpecChanged bool   // its program or arguments changed
 	Running     bool   // the agent reports it up
 	State       string // as the agent reports it, for the cause
@@ -59,7 +59,9 @@ type InstanceFacts struct {
 // started before scripts run and before the app that needs it).
 func Compute(in Input) Plan {
 	var p Plan
-	add := func(a Action, target, cause string) { p.Steps = append(p.Steps, Step{Action: a, Target: target, Cause: cause}) }
+	add := func(a Action, target, cause string) {
+		p.Steps = append(p.Steps, Step{Action: a, Target: target, Cause: cause})
+	}
 	if len(in.Packages) > 0 {
 		p.Steps = append(p.Steps, Step{Action: Install, Target: "packages", Subject: strings.Join(in.Packages, " "), Cause: in.PackageCause})
 	}
