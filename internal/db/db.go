@@ -7,10 +7,12 @@ package db
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os/user"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -111,18 +113,50 @@ var metaStatements = []string{
 	) ENGINE=InnoDB`,
 }
 
-// PasswordHash returns the stored hash of the app account, "" if the
-// account does not exist.
-func PasswordHash(ctx context.Context, db *sql.DB, userName string) (string, error) {
-	var h sql.NullString
-	err := db.QueryRowContext(ctx, "SELECT authentication_string FROM mysql.user WHERE User = ? AND Host = '%'", userName).Scan(&h)
+// PasswordHashes returns the hashes the app account accepts: one normally,
+// two in the middle of a password change, none if the account is missing.
+func PasswordHashes(ctx context.Context, db *sql.DB, userName string) ([]string, error) {
+	var priv sql.NullString
+	err := db.QueryRowContext(ctx, "SELECT Priv FROM mysql.global_priv WHERE User = ? AND Host = '%'", userName).Scan(&priv)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
+		return nil, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("read account %s: %w", userName, err)
+		return nil, fmt.Errorf("read account %s: %w", userName, err)
 	}
-	return h.String, nil
+	var p struct {
+		AuthString string `json:"authentication_string"`
+		AuthOr     []struct {
+			AuthString string `json:"authentication_string"`
+		} `json:"auth_or"`
+	}
+	if err := json.Unmarshal([]byte(priv.String), &p); err != nil {
+		return nil, fmt.Errorf("read account %s: %w", userName, err)
+	}
+	var out []string
+	for _, a := range p.AuthOr {
+		if a.AuthString != "" {
+			out = append(out, a.AuthString)
+		}
+	}
+	if p.AuthString != "" && !slices.Contains(out, p.AuthString) {
+		out = append(out, p.AuthString)
+	}
+	return out, nil
+}
+
+// AcceptBoth lets the app account log in with either of two passwords, so
+// that app instances can move from the old one to the new one without a
+// single refused connection (MariaDB tries each method in turn).
+func AcceptBoth(ctx context.Context, db *sql.DB, userName, oldHash, newHash string) error {
+	if !nativeHash.MatchString(oldHash) || !nativeHash.MatchString(newHash) {
+		return errors.New("accept both passwords: need mysql_native_password hashes")
+	}
+	stmt := "ALTER USER " + account(userName) + " IDENTIFIED VIA mysql_native_password USING " + quote(oldHash) + " OR mysql_native_password USING " + quote(newHash)
+	if _, err := db.ExecContext(ctx, stmt); err != nil {
+		return fmt.Errorf("accept both passwords of %s: %w", userName, err)
+	}
+	return nil
 }
 
 // SetPassword gives the app account a new password, by its hash.

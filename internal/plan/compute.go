@@ -15,15 +15,29 @@ type Input struct {
 	PackageCause string
 	// Grant lists directories the service users cannot traverse yet.
 	Grant []string
+	// Users are the system accounts to create or change, with why.
+	Users []Change
 
 	Agent     AgentFacts
 	Instances []InstanceFacts // in start order
 	// Removed are running instances trio.yaml no longer asks for.
 	Removed []string
 
-	Scripts  []string // SQL scripts not yet applied, in order
-	Password bool     // the app account's password differs from trio.yaml's
-	DBTarget string   // the instance that takes SQL (the primary)
+	Scripts []string // SQL scripts not yet applied, in order
+	// Password: the app account's password differs from trio.yaml's. It
+	// changes in two steps around the app's reload, so no connection is
+	// refused: first both passwords are accepted, then only the new one.
+	Password bool
+	// Retire: the account still accepts an old password as well (a change
+	// that was interrupted); only the second step remains.
+	Retire   bool
+	DBTarget string // the instance that takes SQL (the primary)
+}
+
+// Change is one named thing to change and why.
+type Change struct {
+	Name  string
+	Cause string
 }
 
 // AgentFacts describes the stack's agent.
@@ -68,6 +82,9 @@ func Compute(in Input) Plan {
 	if len(in.Grant) > 0 {
 		add(Grant, "access", "o+x on "+strings.Join(in.Grant, ", ")+" so the service users can reach the stack")
 	}
+	for _, u := range in.Users {
+		add(User, u.Name, u.Cause)
+	}
 	switch {
 	case !in.Agent.Running:
 		add(StartAgent, "agent", "not running")
@@ -103,15 +120,24 @@ func Compute(in Input) Plan {
 				p.Steps = append(p.Steps, Step{Action: Migrate, Target: inst.Name, Subject: s, Cause: "not applied yet"})
 			}
 			if in.Password && !inst.NeedsInit {
-				add(Password, inst.Name, "the app account's password changed")
+				p.Steps = append(p.Steps, Step{Action: Password, Target: inst.Name, Subject: SubjectBoth, Cause: "the app account's password changed"})
 			}
 		}
+	}
+	if in.Password || in.Retire {
+		p.Steps = append(p.Steps, Step{Action: Password, Target: in.DBTarget, Subject: SubjectNewOnly, Cause: "every app instance has the new one"})
 	}
 	for i := len(in.Removed) - 1; i >= 0; i-- {
 		add(Stop, in.Removed[i], "no longer in trio.yaml")
 	}
 	return p
 }
+
+// The two steps of a password change.
+const (
+	SubjectBoth    = "accept the old and the new password"
+	SubjectNewOnly = "accept only the new password"
+)
 
 // changedFiles names the files whose content differs, in a stable order.
 func changedFiles(want, have map[string]string) []string {

@@ -75,8 +75,9 @@ reload web-0: site.conf changed`,
 			want: `upgrade agent: running v1, this trio is v2; its processes are adopted, not restarted
 migrate db-0: 002_b.sql (not applied yet)
 migrate db-0: 003_c.sql (not applied yet)
-password db-0: the app account's password changed
+password db-0: accept the old and the new password (the app account's password changed)
 start app-0: not running (crash-loop)
+password db-0: accept only the new password (every app instance has the new one)
 stop web-1: no longer in trio.yaml
 stop app-1: no longer in trio.yaml`,
 		},
@@ -86,6 +87,13 @@ stop app-1: no longer in trio.yaml`,
 				{Name: "app-0", Want: files("php-fpm.conf", "1"), Have: files("php-fpm.conf", "1"), Running: true, Reloadable: true, SecretsChanged: true},
 			}},
 			want: "reload app-0: credentials changed",
+		},
+		{
+			name: "an interrupted password change is finished",
+			in: Input{Agent: agentOK, DBTarget: "db-0", Retire: true, Instances: []InstanceFacts{
+				running("db-0", false, files("my.cnf", "1"), files("my.cnf", "1")),
+			}},
+			want: "password db-0: accept only the new password (every app instance has the new one)",
 		},
 	}
 	for _, tt := range tests {

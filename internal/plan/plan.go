@@ -26,6 +26,7 @@ const (
 	Migrate      Action = 10 // apply a SQL script once
 	Password     Action = 11 // set a database account's password
 	Stop         Action = 12 // stop an instance that is no longer wanted
+	User         Action = 13 // create or update a system account
 )
 
 func (a Action) String() string {
@@ -54,6 +55,8 @@ func (a Action) String() string {
 		return "password"
 	case Stop:
 		return "stop"
+	case User:
+		return "user"
 	}
 	return fmt.Sprintf("action(%d)", int(a))
 }

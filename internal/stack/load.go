@@ -290,6 +290,9 @@ func (s *Stack) check() error {
 	if s.Secrets.Vault != "" {
 		s.checkFile(&errs, "secrets.vault", s.Secrets.Vault)
 	}
+	for _, name := range sortedKeys(s.Users) {
+		s.checkUser(&errs, name, s.Users[name])
+	}
 	for _, path := range s.SecretRefs() {
 		if s.Secrets.Vault == "" {
 			add(path, "names a secret but secrets.vault is not set; add `secrets: {vault: secrets.vault}` and create it with `trio vault create`")
@@ -297,6 +300,45 @@ func (s *Stack) check() error {
 		}
 	}
 	return errs.err()
+}
+
+var (
+	userName  = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+	cryptHash = regexp.MustCompile(`^(\$(1|5|6|y|2[abxy])\$[./0-9A-Za-z$=,]+|[!*].*)$`)
+	sshKey    = regexp.MustCompile(`^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$`)
+)
+
+func (s *Stack) checkUser(errs *Errors, name string, u User) {
+	key := "users." + name
+	add := func(path, format string, args ...any) { *errs = append(*errs, s.Errorf(path, format, args...)) }
+	if !userName.MatchString(name) {
+		add(key, "%q is not a valid account name; use lowercase letters, digits, '_' and '-', starting with a letter", name)
+	}
+	if name == "root" || name == "www-data" || name == "mysql" {
+		add(key, "%s is a system account trio does not manage; pick another name", name)
+	}
+	if u.Password.Plain != "" {
+		add(key+".password", "a login password must come from the vault ({secret: NAME}) or be given as password_hash (make one with `trio hash-password`)")
+	}
+	if u.Password.IsSet() && u.PasswordHash != "" {
+		add(key+".password_hash", "give password or password_hash, not both")
+	}
+	if u.PasswordHash != "" && !cryptHash.MatchString(u.PasswordHash) {
+		add(key+".password_hash", "not a crypt(3) hash; make one with `trio hash-password` (it starts with $6$)")
+	}
+	for i, k := range u.SSHKeys {
+		if !sshKey.MatchString(strings.TrimSpace(k)) {
+			add(fmt.Sprintf("%s.ssh_keys[%d]", key, i), "not an SSH public key line (type, base64 key, optional comment), as in ~/.ssh/id_ed25519.pub")
+		}
+	}
+	if u.Shell != "" && !filepath.IsAbs(u.Shell) {
+		add(key+".shell", "%q must be an absolute path such as /bin/bash", u.Shell)
+	}
+	for i, g := range u.Groups {
+		if !userName.MatchString(g) {
+			add(fmt.Sprintf("%s.groups[%d]", key, i), "%q is not a group name", g)
+		}
+	}
 }
 
 // owned lists the MariaDB settings trio derives itself; letting a user set
@@ -351,6 +393,11 @@ func (s *Stack) SecretRefs() []string {
 	for _, k := range sortedKeys(s.App.Env) {
 		if s.App.Env[k].IsSecret() {
 			out = append(out, "app.env."+k)
+		}
+	}
+	for _, k := range sortedKeys(s.Users) {
+		if s.Users[k].Password.IsSecret() {
+			out = append(out, "users."+k+".password")
 		}
 	}
 	return out

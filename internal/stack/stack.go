@@ -22,6 +22,8 @@ type Stack struct {
 	App      App      `yaml:"app"`
 	DB       DB       `yaml:"db"`
 	Secrets  Secrets  `yaml:"secrets"`
+	// Users are system accounts for people (deploy users) made on the host.
+	Users map[string]User `yaml:"users"`
 
 	// File is the absolute path of the trio.yaml this was loaded from and
 	// Dir its directory; relative paths in the file are relative to Dir.
@@ -84,6 +86,16 @@ type DB struct {
 	Port         int               `yaml:"port"`
 	Settings     map[string]string `yaml:"settings"` // extra [mysqld] settings
 	Replicas     int               `yaml:"replicas"`
+}
+
+// User is a system account trio keeps on the host: login password by hash
+// (or from the vault, hashed by trio), SSH keys, shell and groups.
+type User struct {
+	Password     Value    `yaml:"password"`      // from the vault; trio stores only its sha512-crypt hash
+	PasswordHash string   `yaml:"password_hash"` // a crypt(3) hash as made by trio hash-password or mkpasswd
+	SSHKeys      []string `yaml:"ssh_keys"`
+	Shell        string   `yaml:"shell"`
+	Groups       []string `yaml:"groups"`
 }
 
 // Secrets names the vault that {secret: NAME} values come from.

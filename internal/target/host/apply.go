@@ -41,7 +41,7 @@ func (h *Host) Apply(ctx context.Context, p *target.Planned, report target.Repor
 	steps := p.Steps
 	// Steps that must run before configs can be checked: programs must be
 	// installed, users must exist, directories must be reachable.
-	for len(steps) > 0 && (steps[0].Action == plan.Install || steps[0].Action == plan.Grant) {
+	for len(steps) > 0 && (steps[0].Action == plan.Install || steps[0].Action == plan.Grant || steps[0].Action == plan.User) {
 		if err := h.step(ctx, st, pl, steps[0], report); err != nil {
 			return err
 		}
@@ -142,6 +142,13 @@ func (h *Host) do(ctx context.Context, st *stack.Stack, pl *payload, s plan.Step
 		return nil
 	case plan.Grant:
 		return grant(pl.grant)
+	case plan.User:
+		for _, u := range pl.users {
+			if u.name == s.Target {
+				return applyUser(ctx, u)
+			}
+		}
+		return fmt.Errorf("no account %s in the plan", s.Target)
 	case plan.StartAgent:
 		return h.startAgent(ctx)
 	case plan.UpgradeAgent:
@@ -165,6 +172,9 @@ func (h *Host) do(ctx context.Context, st *stack.Stack, pl *payload, s plan.Step
 			return err
 		}
 		defer conn.Close()
+		if s.Subject == plan.SubjectBoth && pl.oldHash != "" {
+			return db.AcceptBoth(ctx, conn, st.DB.User, pl.oldHash, pl.account.PasswordHash)
+		}
 		return db.SetPassword(ctx, conn, st.DB.User, pl.account.PasswordHash)
 	case plan.Stop:
 		return h.agent.Remove(ctx, s.Target)

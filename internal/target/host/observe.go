@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/trio-stack/trio/internal/agent"
@@ -28,6 +29,7 @@ type payload struct {
 	writeLock bool // no trio.lock yet: apply writes the one resolved now
 	install   []apt.PkgVersion
 	grant     []string
+	users     []userChange
 	configs   []render.Config
 	want      map[string]confSet // per instance, after user take-overs
 	specs     map[string]agent.Spec
@@ -35,6 +37,7 @@ type payload struct {
 	scripts   []db.Script       // the schema and every migration
 	pending   []db.Script       // not yet applied on a running database
 	account   db.Account
+	oldHash   string // the password hash the account accepts now
 	steps     []plan.Step
 }
 
@@ -44,13 +47,24 @@ func (h *Host) Plan(ctx context.Context, st *stack.Stack) (*target.Planned, erro
 	pl := &payload{want: map[string]confSet{}, specs: map[string]agent.Spec{}}
 	in := plan.Input{DBTarget: "db-0"}
 	var notes []string
+	var err error
 
-	if err := h.observePackages(ctx, st, pl, &in, &notes); err != nil {
+	if err = h.observePackages(ctx, st, pl, &in, &notes); err != nil {
 		return nil, err
 	}
 	if h.users.Root {
 		in.Grant = blockedDirs(h.layout.State, st.Path(st.Web.Root), filepath.Join(st.Path(st.App.Root), st.App.Index), h.layout.Secrets)
 		pl.grant = in.Grant
+	}
+
+	if pl.users, err = h.observeUsers(st); err != nil {
+		if !errors.Is(err, errSecretUnavailable) {
+			return nil, err
+		}
+		notes = append(notes, "accounts not compared: "+err.Error())
+	}
+	for _, u := range pl.users {
+		in.Users = append(in.Users, plan.Change{Name: u.name, Cause: u.cause})
 	}
 
 	status, err := h.agent.Ping(ctx)
@@ -348,11 +362,19 @@ func (h *Host) observeDB(ctx context.Context, st *stack.Stack, pl *payload, in *
 		*notes = append(*notes, st.DB.Schema+" changed after the database was initialised; it is not applied again, so put the change in a migration")
 	}
 	if pl.account.PasswordHash != "" {
-		have, err := db.PasswordHash(ctx, conn, st.DB.User)
+		have, err := db.PasswordHashes(ctx, conn, st.DB.User)
 		if err != nil {
 			return err
 		}
-		in.Password = have != pl.account.PasswordHash
+		switch {
+		case !slices.Contains(have, pl.account.PasswordHash):
+			in.Password = true
+			for _, h := range have {
+				pl.oldHash = h
+			}
+		case len(have) > 1:
+			in.Retire = true
+		}
 	}
 	return nil
 }
