@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -44,6 +45,7 @@ type Agent struct {
 
 	saveMu sync.Mutex
 	stop   chan bool // true: stop the services before exiting
+	done   atomic.Bool
 }
 
 // New makes an agent for the stack whose run directory is runDir.
@@ -70,6 +72,9 @@ type snapshotEntry struct {
 }
 
 func (a *Agent) save() {
+	if a.done.Load() {
+		return
+	}
 	a.saveMu.Lock()
 	defer a.saveMu.Unlock()
 	snap := snapshot{Version: a.version}
@@ -142,7 +147,7 @@ func (a *Agent) add(spec Spec) *service {
 	if s, ok := a.services[spec.Name]; ok {
 		return s
 	}
-	s := newService(spec, a.log, a.save)
+	s := newService(spec, a.log, a.save, func() bool { return !a.done.Load() })
 	a.services[spec.Name] = s
 	a.ops[spec.Name] = &sync.Mutex{}
 	a.order = append(a.order, spec.Name)
@@ -214,6 +219,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	if stopServices {
 		a.stopAll(context.Background())
 	}
+	// From here the processes belong to the next agent.
+	a.done.Store(true)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutdownCtx)

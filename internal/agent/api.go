@@ -30,8 +30,12 @@ func (a *Agent) routes() http.Handler {
 	})
 	mux.HandleFunc("PUT /v1/services/{name}", func(w http.ResponseWriter, r *http.Request) {
 		var spec Spec
-		if err := json.NewDecoder(r.Body).Decode(&spec); err != nil || spec.Name != r.PathValue("name") {
+		if err := json.NewDecoder(r.Body).Decode(&spec); err != nil {
 			writeErr(w, http.StatusBadRequest, fmt.Errorf("bad spec: %v", err))
+			return
+		}
+		if spec.Name != r.PathValue("name") {
+			writeErr(w, http.StatusBadRequest, fmt.Errorf("bad spec: it names %q but was sent for %q", spec.Name, r.PathValue("name")))
 			return
 		}
 		a.add(spec)
@@ -60,7 +64,7 @@ func (a *Agent) routes() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]bool{"stopped": stop})
 		select {
-		case a.stop <- false:
+		case a.stop <- stop:
 		default:
 		}
 	})

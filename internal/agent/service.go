@@ -68,6 +68,9 @@ type service struct {
 	// onChange persists the agent's snapshot; it reads every service, so it
 	// must never be called with mu held.
 	onChange func()
+	// active reports whether the agent still runs; an agent that has
+	// returned from Run leaves its processes to the next one.
+	active func() bool
 
 	mu        sync.Mutex
 	spec      Spec
@@ -82,8 +85,8 @@ type service struct {
 	healthy   bool
 }
 
-func newService(spec Spec, log *slog.Logger, onChange func()) *service {
-	return &service{spec: spec, log: log.With("instance", spec.Name), onChange: onChange, state: StateStopped}
+func newService(spec Spec, log *slog.Logger, onChange func(), active func() bool) *service {
+	return &service{spec: spec, log: log.With("instance", spec.Name), onChange: onChange, active: active, state: StateStopped}
 }
 
 // launch starts the program. s.mu must be held.
@@ -154,6 +157,15 @@ func describeExit(err error) string {
 
 // exited runs when a process ends, wanted or not.
 func (s *service) exited(p *process) {
+	if !s.active() {
+		// The agent has ended: note the exit, restart nothing.
+		s.mu.Lock()
+		if s.proc == p {
+			s.proc, s.state, s.lastExit = nil, StateStopped, p.exit
+		}
+		s.mu.Unlock()
+		return
+	}
 	// Workers orphaned by a dead master would keep the port.
 	killGroup(p.pid, syscall.SIGKILL)
 	if s.noteExit(p) {
@@ -202,7 +214,7 @@ func (s *service) scheduleRestart(delay time.Duration) {
 	}
 	s.retry = time.AfterFunc(delay, func() {
 		s.mu.Lock()
-		if !s.want || s.proc != nil {
+		if !s.want || s.proc != nil || !s.active() {
 			s.mu.Unlock()
 			return
 		}
@@ -211,8 +223,13 @@ func (s *service) scheduleRestart(delay time.Duration) {
 			s.log.Error("restart failed", "error", err)
 			s.scheduleRestart(maxBackoff)
 		}
+		p := s.proc
 		s.mu.Unlock()
 		s.onChange()
+		if p != nil {
+			// Mark it running as soon as it is ready, not at the next tick.
+			go s.waitReady(context.Background(), p)
+		}
 	})
 }
 
@@ -222,15 +239,17 @@ func (s *service) ensure(ctx context.Context, spec Spec) error {
 	s.mu.Lock()
 	changed := spec.Hash() != s.spec.Hash()
 	old := s.proc
-	s.spec, s.want = spec, true
+	s.want = true
 	s.mu.Unlock()
 	if old != nil && changed {
+		// The old process stops the way its own spec says.
 		s.log.Info("spec changed; restarting")
 		if err := s.halt(ctx, old); err != nil {
 			return err
 		}
 	}
 	s.mu.Lock()
+	s.spec = spec
 	if s.proc == nil {
 		if s.retry != nil {
 			s.retry.Stop()
@@ -240,19 +259,20 @@ func (s *service) ensure(ctx context.Context, spec Spec) error {
 			return err
 		}
 	}
+	p := s.proc
 	s.mu.Unlock()
 	s.onChange()
-	return s.waitReady(ctx)
+	return s.waitReady(ctx, p)
 }
 
 // waitReady polls the ready check until it passes, the process dies or
 // the spec's timeout ends.
-func (s *service) waitReady(ctx context.Context) error {
+func (s *service) waitReady(ctx context.Context, p *process) error {
 	s.mu.Lock()
-	p, spec := s.proc, s.spec
+	spec, lastExit := s.spec, s.lastExit
 	s.mu.Unlock()
 	if p == nil {
-		return fmt.Errorf("%s is not running: %s", spec.Name, s.lastExit)
+		return fmt.Errorf("%s is not running (%s); its log %s says:\n%s", spec.Name, lastExit, spec.Log, Tail(spec.Log, 15))
 	}
 	ctx, cancel := context.WithTimeout(ctx, spec.ReadyTimeout.Or(30*time.Second))
 	defer cancel()
@@ -376,12 +396,12 @@ func (s *service) reload(ctx context.Context) error {
 		return fmt.Errorf("signal %s: %w", spec.Name, err)
 	}
 	s.log.Info("reloading", "pid", p.pid, "signal", string(spec.ReloadSignal))
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, spec.ReadyTimeout.Or(30*time.Second))
 	defer cancel()
 	for {
 		for c := range children(p.pid) {
 			if !before[c] {
-				if err := s.waitReady(ctx); err != nil {
+				if err := s.waitReady(ctx, p); err != nil {
 					return err
 				}
 				s.waitRetired(p.pid, before)
@@ -459,16 +479,29 @@ func (s *service) status() ServiceStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := ServiceStatus{
-		Name: s.spec.Name, Tier: s.spec.Tier, State: s.state.String(), Healthy: s.healthy,
+		Name: s.spec.Name, Tier: s.spec.Tier, State: s.state.String(), Healthy: s.healthy && s.proc != nil,
 		Restarts: s.restarts, LastExit: s.lastExit, SpecHash: s.spec.Hash(), Want: s.want,
 	}
 	if s.proc != nil {
 		st.PID, st.Adopted, st.Since, st.processID = s.proc.pid, s.proc.adopted, s.startedAt, s.proc.start
 	}
-	if s.state == StateCrashLoop {
+	if s.crashLooping() {
+		st.State = StateCrashLoop.String()
 		st.LogTail = Tail(s.spec.Log, 10)
 	}
 	return st
+}
+
+// crashLooping reports whether the program crashed too often lately; it
+// stays reported while it restarts in between. s.mu must be held.
+func (s *service) crashLooping() bool {
+	n := 0
+	for _, t := range s.crashes {
+		if time.Since(t) < crashWindow {
+			n++
+		}
+	}
+	return n >= crashLoopAfter
 }
 
 // Tail returns the last n lines of a log file, for error messages.

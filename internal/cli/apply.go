@@ -26,6 +26,7 @@ func (o *applyOptions) flags(c *cobra.Command) {
 	f.BoolVar(&o.strict, "strict", false, "refuse plain passwords in trio.yaml (for CI)")
 	f.BoolVar(&o.allowDrift, "allow-drift", false, "run with installed package builds that differ from trio.lock")
 	f.BoolVar(&o.upgradeDB, "upgrade-db", false, "upgrade a data directory made by an older MariaDB (take a backup first)")
+	o.vault.flags(c)
 }
 
 func newApplyCmd(g *globals) *cobra.Command {
@@ -69,7 +70,7 @@ func runApply(ctx context.Context, o *applyOptions, up bool) (*applyResult, erro
 	if err != nil {
 		return nil, err
 	}
-	st, t, err := o.open(ctx, target.Options{AllowDrift: o.allowDrift, UpgradeDB: o.upgradeDB, Secrets: secretResolver(o.globals)})
+	st, t, err := o.open(ctx, target.Options{AllowDrift: o.allowDrift, UpgradeDB: o.upgradeDB})
 	if err != nil {
 		return nil, err
 	}

@@ -29,8 +29,11 @@ changes nothing. With --detailed-exitcode it exits 3 when there are changes.`,
 			if err != nil {
 				return err
 			}
-			st, t, err := o.open(c.Context(), target.Options{AllowDrift: o.allowDrift, Secrets: secretResolver(o.globals)})
+			st, t, err := o.open(c.Context(), target.Options{AllowDrift: o.allowDrift})
 			if err != nil {
+				return err
+			}
+			if err := warnPlainCredentials(st, false, o.stderr); err != nil {
 				return err
 			}
 			p, err := t.Plan(c.Context(), st)
@@ -55,6 +58,7 @@ changes nothing. With --detailed-exitcode it exits 3 when there are changes.`,
 	stackFlags(c, g, true)
 	outputFlag(c, g)
 	c.Flags().BoolVar(&o.allowDrift, "allow-drift", false, "accept installed package builds that differ from trio.lock")
+	o.vault.flags(c)
 	c.Flags().BoolVar(&o.detailedExit, "detailed-exitcode", false, "exit 3 when the plan has changes, 0 when none")
 	return c
 }

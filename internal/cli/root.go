@@ -61,6 +61,7 @@ type globals struct {
 	output string
 	state  string
 	target string
+	vault  vaultPassword
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -87,7 +88,7 @@ Start with:  trio init --example guestbook mysite && trio up -C mysite`,
 	root.AddCommand(
 		newInitCmd(g), newUpCmd(g), newDownCmd(g), newStatusCmd(g), newPlanCmd(g),
 		newApplyCmd(g), newLogsCmd(g), newReloadCmd(g), newLockCmd(g), newVersionCmd(g),
-		newAgentCmd(g), newVaultCmd(g), newHashPasswordCmd(g),
+		newAgentCmd(g), newVaultCmd(g), newHashPasswordCmd(g), newSecretsCmd(g),
 	)
 	return root
 }
@@ -137,6 +138,9 @@ func (g *globals) open(ctx context.Context, opts target.Options) (*stack.Stack, 
 	}
 	opts.StateDir = g.state
 	opts.Version = host.Version(release)
+	if opts.Secrets == nil {
+		opts.Secrets = secretResolver(ctx, st, &g.vault)
+	}
 	t, err := target.Open(g.target, st, opts)
 	if err != nil {
 		return nil, nil, err

@@ -37,6 +37,9 @@ type vaultPassword struct {
 	cmd *cobra.Command
 	// getenv looks up the environment; nil means os.Getenv. Tests set it.
 	getenv func(string) string
+	// cached is a password already read in this command, so one command
+	// that opens the vault twice asks once.
+	cached []byte
 }
 
 // flags adds --vault-password-file and --vault-id to c.
@@ -81,6 +84,9 @@ func (v *vaultPassword) read(ctx context.Context, confirm bool) ([]byte, error) 
 // readFor is read for a vault whose header carries fileLabel: a vault-id
 // client script is asked for that label unless --vault-id names another.
 func (v *vaultPassword) readFor(ctx context.Context, fileLabel string, confirm bool) ([]byte, error) {
+	if v.cached != nil && !confirm {
+		return v.cached, nil
+	}
 	if err := v.check(); err != nil {
 		return nil, err
 	}

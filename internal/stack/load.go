@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -68,6 +69,9 @@ func Parse(file string, data []byte) (*Stack, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, Errors{{Pos: Pos{File: display, Line: 1}, Msg: "the file is empty; start from `trio init`"}}
+		}
 		return nil, syntaxError(display, err)
 	}
 	if len(root.Content) == 0 {
@@ -85,7 +89,9 @@ func Parse(file string, data []byte) (*Stack, error) {
 		errors.As(err, &checked)
 	}
 	for _, e := range checked {
-		if !slices.ContainsFunc(d.errs, func(de *Error) bool { return de.Path == e.Path }) {
+		if !slices.ContainsFunc(d.errs, func(de *Error) bool {
+			return de.Path == "" || e.Path == de.Path || strings.HasPrefix(e.Path, de.Path+".")
+		}) {
 			errs = append(errs, e)
 		}
 	}
@@ -134,7 +140,7 @@ func (s *Stack) applyDefaults() {
 	}
 	w.ServerName = or(w.ServerName, "_")
 	w.Root = or(w.Root, "public")
-	if w.Replicas == 0 {
+	if !s.written("web.replicas") {
 		w.Replicas = 1
 	}
 	if !w.Static.MaxAge.Set {
@@ -152,18 +158,25 @@ func (s *Stack) applyDefaults() {
 	a := &s.App
 	a.Root = or(a.Root, ".")
 	a.Index = or(a.Index, "index.php")
-	if a.Replicas == 0 {
+	if !s.written("app.replicas") {
 		a.Replicas = 1
 	}
-	if a.Workers == 0 {
+	if !s.written("app.workers") {
 		a.Workers = 5
 	}
 	a.Health = or(a.Health, "/")
 
 	db := &s.DB
-	if db.Port == 0 {
+	if !s.written("db.port") {
 		db.Port = DefaultDBPort
 	}
+}
+
+// written reports whether trio.yaml gave the key a value, so an explicit
+// 0 is checked rather than taken for a left-out key.
+func (s *Stack) written(path string) bool {
+	_, ok := s.pos[path]
+	return ok
 }
 
 func or(v, def string) string {
@@ -227,8 +240,10 @@ func (s *Stack) check() error {
 	if s.checkDir(&errs, "app.root", s.App.Root) {
 		if s.App.Index != filepath.Base(s.App.Index) || !strings.HasSuffix(s.App.Index, ".php") {
 			add("app.index", "%q must be a .php file name inside app.root", s.App.Index)
-		} else if _, err := os.Stat(filepath.Join(s.Path(s.App.Root), s.App.Index)); err != nil {
+		} else if fi, err := os.Stat(filepath.Join(s.Path(s.App.Root), s.App.Index)); err != nil {
 			add("app.index", "the front controller %s is missing in %s; create it or set app.index", s.App.Index, s.App.Root)
+		} else if fi.IsDir() {
+			add("app.index", "%s is a directory; this key wants the front controller's file", s.App.Index)
 		}
 	}
 	if !strings.HasPrefix(s.App.Health, "/") {

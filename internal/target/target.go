@@ -118,6 +118,11 @@ type Options struct {
 // called only by steps that need a credential.
 type SecretResolver func(name string) (string, error)
 
+// ErrSecretUnavailable means a credential cannot be read now (no vault
+// password was given). Plans go on without it and say so; the steps that
+// need it fail.
+var ErrSecretUnavailable = errors.New("no vault password")
+
 // Factory opens a target for a stack.
 type Factory func(st *stack.Stack, opts Options) (Target, error)
 

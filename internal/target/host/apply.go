@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,6 +34,15 @@ func (h *Host) Apply(ctx context.Context, p *target.Planned, report target.Repor
 		return errors.New("apply: the plan was not made by the host target")
 	}
 	st := p.Stack
+	// Fail before touching anything when a step will need credentials
+	// that could not be read.
+	if pl.secretsErr != nil {
+		for _, s := range p.Steps {
+			if needsCredentials(s) {
+				return fmt.Errorf("%s %s needs credentials, and there is %w", s.Action, s.Target, pl.secretsErr)
+			}
+		}
+	}
 	if pl.writeLock {
 		if err := pl.lock.Write(filepath.Join(st.Dir, apt.LockFile)); err != nil {
 			return err
@@ -61,13 +71,28 @@ func (h *Host) Apply(ctx context.Context, p *target.Planned, report target.Repor
 	return nil
 }
 
+// needsCredentials reports whether a step writes or uses a credential.
+func needsCredentials(s plan.Step) bool {
+	switch s.Action {
+	case plan.Init, plan.Password:
+		return true
+	case plan.Start, plan.Restart, plan.Reload:
+		return strings.HasPrefix(s.Target, stack.TierApp.String()+"-")
+	}
+	return false
+}
+
 // prepare writes the state directories, the private credentials and every
 // config version the plan needs, each validated by its program.
 func (h *Host) prepare(ctx context.Context, st *stack.Stack, pl *payload, report target.Reporter) error {
 	if err := h.layout.prepare(h.users); err != nil {
 		return err
 	}
-	if err := h.writeSecrets(pl); err != nil {
+	// Only missing credentials are written now (the configs' checks read
+	// them). Changed ones wait for the app's own step, which comes after
+	// the database accepts them: the app reads DB_PASSWORD_FILE on every
+	// request and must never see a password the database would refuse.
+	if err := h.writeSecrets(pl, false); err != nil {
 		return err
 	}
 	for _, c := range pl.configs {
@@ -92,13 +117,16 @@ func (h *Host) prepare(ctx context.Context, st *stack.Stack, pl *payload, report
 }
 
 // writeSecrets puts the private files in place, readable by the app's
-// workers and no one else.
-func (h *Host) writeSecrets(pl *payload) error {
+// workers and no one else; replace says whether existing ones are updated.
+func (h *Host) writeSecrets(pl *payload, replace bool) error {
 	if pl.secrets == nil {
 		return nil
 	}
 	for name, data := range pl.secrets {
 		path := filepath.Join(h.layout.Secrets, name)
+		if _, err := os.Stat(path); err == nil && !replace {
+			continue
+		}
 		if err := fsutil.WriteFileAtomic(path, data, 0o440); err != nil {
 			return err
 		}
@@ -187,6 +215,11 @@ func (h *Host) do(ctx context.Context, st *stack.Stack, pl *payload, s plan.Step
 // changed), then waits until it is ready.
 func (h *Host) startInstance(ctx context.Context, st *stack.Stack, pl *payload, s plan.Step) error {
 	name := s.Target
+	if strings.HasPrefix(name, stack.TierApp.String()+"-") {
+		if err := h.writeSecrets(pl, true); err != nil {
+			return err
+		}
+	}
 	dir := h.confDir(name, pl.want[name])
 	if err := h.point(name, dir); err != nil {
 		return err
@@ -218,6 +251,11 @@ func (pl *payload) hasStep(a plan.Action, target string) bool {
 // reloadInstance switches the config and reloads gracefully; if the
 // program does not take it, the old config is put back.
 func (h *Host) reloadInstance(ctx context.Context, pl *payload, name string) error {
+	if strings.HasPrefix(name, stack.TierApp.String()+"-") {
+		if err := h.writeSecrets(pl, true); err != nil {
+			return err
+		}
+	}
 	dir := h.confDir(name, pl.want[name])
 	old := h.current(name)
 	if err := h.point(name, dir); err != nil {

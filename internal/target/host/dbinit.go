@@ -18,6 +18,7 @@ import (
 	"github.com/trio-stack/trio/internal/db"
 	"github.com/trio-stack/trio/internal/fsutil"
 	"github.com/trio-stack/trio/internal/stack"
+	"github.com/trio-stack/trio/internal/target"
 )
 
 // initDB makes a new data directory the way the official MariaDB image
@@ -32,7 +33,7 @@ func (h *Host) initDB(ctx context.Context, st *stack.Stack, pl *payload, name st
 		return err
 	}
 	if pl.account.PasswordHash == "" {
-		return fmt.Errorf("initialising %s needs the app's database password: %w", name, errSecretUnavailable)
+		return fmt.Errorf("initialising %s needs the app's database password: %w", name, target.ErrSecretUnavailable)
 	}
 	data := h.env.DataDir(inst.Index)
 	staging := data + ".init"

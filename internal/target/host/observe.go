@@ -38,6 +38,8 @@ type payload struct {
 	pending   []db.Script       // not yet applied on a running database
 	account   db.Account
 	oldHash   string // the password hash the account accepts now
+	// secretsErr says why credentials could not be read while planning.
+	secretsErr error
 	steps     []plan.Step
 }
 
@@ -58,7 +60,7 @@ func (h *Host) Plan(ctx context.Context, st *stack.Stack) (*target.Planned, erro
 	}
 
 	if pl.users, err = h.observeUsers(st); err != nil {
-		if !errors.Is(err, errSecretUnavailable) {
+		if !errors.Is(err, target.ErrSecretUnavailable) {
 			return nil, err
 		}
 		notes = append(notes, "accounts not compared: "+err.Error())
@@ -92,10 +94,11 @@ func (h *Host) Plan(ctx context.Context, st *stack.Stack) (*target.Planned, erro
 	}
 	pl.secrets, err = h.secretFiles(st)
 	if err != nil {
-		if !errors.Is(err, errSecretUnavailable) {
+		if !errors.Is(err, target.ErrSecretUnavailable) {
 			return nil, err
 		}
 		notes = append(notes, "credentials not compared: "+err.Error())
+		pl.secretsErr = err
 	}
 	wanted := map[string]bool{}
 	for _, c := range pl.configs {
@@ -328,7 +331,7 @@ func (h *Host) observeDB(ctx context.Context, st *stack.Stack, pl *payload, in *
 			}
 			pl.account.RootPasswordHash = secrets.MySQLNativeHash([]byte(rpw))
 		}
-	} else if !errors.Is(err, errSecretUnavailable) {
+	} else if !errors.Is(err, target.ErrSecretUnavailable) {
 		return err
 	}
 	for _, f := range in.Instances {
@@ -393,9 +396,6 @@ func or(a, b string) string {
 	return a
 }
 
-// errSecretUnavailable means a credential could not be resolved now; plans
-// go on without it, steps that need it fail.
-var errSecretUnavailable = errors.New("secret unavailable")
 
 // resolve returns a credential's value.
 func (h *Host) resolve(v stack.Value) (string, error) {
@@ -403,7 +403,7 @@ func (h *Host) resolve(v stack.Value) (string, error) {
 		return v.Plain, nil
 	}
 	if h.opts.Secrets == nil {
-		return "", fmt.Errorf("%w: %s needs the vault password (--vault-password-file or TRIO_VAULT_PASSWORD_FILE)", errSecretUnavailable, v)
+		return "", fmt.Errorf("%w for %s (pass --vault-password-file FILE or set TRIO_VAULT_PASSWORD_FILE)", target.ErrSecretUnavailable, v)
 	}
 	return h.opts.Secrets(v.Secret)
 }

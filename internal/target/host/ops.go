@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -193,6 +194,7 @@ func (h *Host) logFiles(st *stack.Stack, tiers []stack.Tier) []string {
 // Logs prints the last lines of each selected log, prefixed with its name,
 // and with follow keeps printing what is appended.
 func (h *Host) Logs(ctx context.Context, st *stack.Stack, opts target.LogOptions, w io.Writer) error {
+	w = &redactingWriter{w: w, secrets: h.secretValues()}
 	files := h.logFiles(st, opts.Tiers)
 	offsets := make([]int64, len(files))
 	for i, f := range files {
@@ -255,4 +257,47 @@ func follow(f string, off int64, prefix string, w io.Writer) int64 {
 		off += int64(len(line))
 		fmt.Fprintf(w, "%s | %s", prefix, line)
 	}
+}
+
+// secretValues reads the credentials in the private directory, so log
+// lines that happen to hold one can be masked.
+func (h *Host) secretValues() []string {
+	var out []string
+	entries, _ := os.ReadDir(h.layout.Secrets)
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(h.layout.Secrets, e.Name()))
+		if err != nil {
+			continue
+		}
+		if !strings.HasSuffix(e.Name(), ".conf") {
+			out = append(out, string(b))
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if _, v, ok := strings.Cut(line, "] = \""); ok {
+				v = strings.TrimSuffix(v, "\"")
+				v = strings.NewReplacer(`\\`, `\`, `\"`, `"`, `\$`, `$`).Replace(v)
+				out = append(out, v)
+			}
+		}
+	}
+	// Short values would mask ordinary words.
+	return slices.DeleteFunc(out, func(s string) bool { return len(s) < 6 })
+}
+
+// redactingWriter masks credentials in what it writes.
+type redactingWriter struct {
+	w       io.Writer
+	secrets []string
+}
+
+func (r *redactingWriter) Write(p []byte) (int, error) {
+	s := string(p)
+	for _, secret := range r.secrets {
+		s = strings.ReplaceAll(s, secret, "[redacted]")
+	}
+	if _, err := io.WriteString(r.w, s); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
