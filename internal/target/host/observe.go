@@ -40,7 +40,7 @@ type payload struct {
 	oldHash   string // the password hash the account accepts now
 	// secretsErr says why credentials could not be read while planning.
 	secretsErr error
-	steps     []plan.Step
+	steps      []plan.Step
 }
 
 // Plan observes the host and the running stack and returns what apply
@@ -395,7 +395,6 @@ func or(a, b string) string {
 	}
 	return a
 }
-
 
 // resolve returns a credential's value.
 func (h *Host) resolve(v stack.Value) (string, error) {
