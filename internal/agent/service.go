@@ -493,8 +493,12 @@ func (s *service) status() ServiceStatus {
 }
 
 // crashLooping reports whether the program crashed too often lately; it
-// stays reported while it restarts in between. s.mu must be held.
+// stays reported while it restarts in between, until a run is healthy.
+// s.mu must be held.
 func (s *service) crashLooping() bool {
+	if s.proc != nil && s.healthy {
+		return false
+	}
 	n := 0
 	for _, t := range s.crashes {
 		if time.Since(t) < crashWindow {
