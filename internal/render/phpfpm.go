@@ -1,6 +1,7 @@
 package render
 
 import (
+	"path/filepath"
 	"fmt"
 	"maps"
 	"slices"
@@ -36,7 +37,7 @@ func PHPFPM(st *stack.Stack, env Env, inst stack.Instance) (map[string][]byte, e
 		Workers:      w,
 		StartWorkers: min(w, 2),
 		MaxSpare:     max(1, min(w, 4)),
-		Chdir:        st.Path(st.App.Root),
+		Chdir:        AppDir(st, env, inst),
 	}
 	if env.Secrets != "" {
 		d.SecretsInclude = env.SecretEnvFile(inst)
@@ -56,6 +57,15 @@ func PHPFPM(st *stack.Stack, env Env, inst stack.Instance) (map[string][]byte, e
 		return nil, fmt.Errorf("php-fpm.conf: %w", err)
 	}
 	return map[string][]byte{"php-fpm.conf": conf}, nil
+}
+
+// AppDir is where an app instance's workers run: its own release link, so
+// instances move to a new release one at a time.
+func AppDir(st *stack.Stack, env Env, inst stack.Instance) string {
+	if env.Releases == "" {
+		return st.Path(st.App.Root)
+	}
+	return filepath.Join(env.Releases, inst.String())
 }
 
 // AppEnv is the environment the app sees, minus credentials: the plain

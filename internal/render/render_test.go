@@ -18,13 +18,14 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // goldenEnv is a fixed host layout so the goldens do not depend on where
 // the test runs.
 var goldenEnv = Env{
-	Run:     "/srv/app/.trio/run",
-	Data:    "/srv/app/.trio/data",
-	Logs:    "/srv/app/.trio/logs",
-	Tmp:     "/srv/app/.trio/tmp",
-	Secrets: "/run/trio/0123abcd",
-	WebUser: "www-data",
-	DBUser:  "mysql",
+	Run:      "/srv/app/.trio/run",
+	Data:     "/srv/app/.trio/data",
+	Logs:     "/srv/app/.trio/logs",
+	Tmp:      "/srv/app/.trio/tmp",
+	Secrets:  "/run/trio/0123abcd",
+	Releases: "/srv/app/.trio/releases",
+	WebUser:  "www-data",
+	DBUser:   "mysql",
 }
 
 // TestRender_Golden renders every testdata/*.txtar: the archive's input

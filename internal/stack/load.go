@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -165,6 +166,48 @@ func (s *Stack) applyDefaults() {
 		a.Workers = 5
 	}
 	a.Health = or(a.Health, "/")
+	if !s.written("app.releases") {
+		a.Releases = 5
+	}
+
+	if s.LB == nil && (w.Replicas > 1 || s.TLS != nil) {
+		s.LB = &LB{}
+	}
+	if s.LB != nil {
+		s.LB.Balance = or(s.LB.Balance, "roundrobin")
+		if !s.LB.CheckInterval.Set {
+			s.LB.CheckInterval = Duration{Duration: 2 * time.Second}
+		}
+		if s.LB.MaxConn == 0 {
+			s.LB.MaxConn = 4096
+		}
+	}
+	if t := s.TLS; t != nil {
+		if !t.Listen.IsValid() {
+			t.Listen = Addr{netip.AddrPortFrom(w.Listen.Addr(), 8443)}
+		}
+		if t.Redirect == nil {
+			on := true
+			t.Redirect = &on
+		}
+	}
+	l := &s.Limits
+	if !l.HeaderTimeout.Set {
+		l.HeaderTimeout = Duration{Duration: 10 * time.Second}
+	}
+	if !l.BodyTimeout.Set {
+		l.BodyTimeout = Duration{Duration: 30 * time.Second}
+	}
+	if l.Rate > 0 && !s.written("limits.burst") {
+		l.Burst = l.Rate * 2
+	}
+	if s.Host.Harden == nil {
+		on := true
+		s.Host.Harden = &on
+	}
+	if c := w.CDN; c != nil {
+		c.ClientIPHeader = or(c.ClientIPHeader, "X-Forwarded-For")
+	}
 
 	db := &s.DB
 	if !s.written("db.port") {
@@ -222,14 +265,13 @@ func (s *Stack) check() error {
 	if s.DB.Replicas < 0 {
 		add("db.replicas", "cannot be negative")
 	}
-	// Scaling out on one host needs the load balancer and replication;
-	// until then a second instance would only fight the first for its port.
-	if s.Web.Replicas > 1 {
-		add("web.replicas", "more than one web instance is not supported yet; set 1")
+	if s.Web.Replicas > 16 || s.App.Replicas > 16 {
+		add("web.replicas", "at most 16 instances per tier on one host")
 	}
-	if s.App.Replicas > 1 {
-		add("app.replicas", "more than one app instance is not supported yet; set 1")
+	if s.App.Releases < 1 || s.App.Releases > 50 {
+		add("app.releases", "keep from 1 to 50 releases")
 	}
+	s.checkEdge(&errs)
 	if s.DB.Replicas > 0 {
 		add("db.replicas", "database replicas are not supported yet; set 0")
 	}
@@ -322,6 +364,68 @@ var (
 	cryptHash = regexp.MustCompile(`^(\$(1|5|6|y|2[abxy])\$[./0-9A-Za-z$=,]+|[!*].*)$`)
 	sshKey    = regexp.MustCompile(`^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$`)
 )
+
+// checkEdge checks what faces clients: the load balancer, TLS, limits and
+// the CDN.
+func (s *Stack) checkEdge(errs *Errors) {
+	add := func(path, format string, args ...any) { *errs = append(*errs, s.Errorf(path, format, args...)) }
+	if lb := s.LB; lb != nil {
+		if lb.Balance != "roundrobin" && lb.Balance != "leastconn" {
+			add("lb.balance", "%q: use roundrobin or leastconn", lb.Balance)
+		}
+		if lb.CheckInterval.Duration < 100*time.Millisecond {
+			add("lb.check_interval", "check at most every 100ms")
+		}
+		if lb.MaxConn < 1 {
+			add("lb.maxconn", "must be at least 1")
+		}
+	}
+	if t := s.TLS; t != nil {
+		switch {
+		case t.SelfSigned && (t.Cert.IsSet() || t.Key.IsSet()):
+			add("tls.self_signed", "give cert and key, or self_signed: true, not both")
+		case !t.SelfSigned && (!t.Cert.IsSet() || !t.Key.IsSet()):
+			add("tls", "needs cert and key (PEM files, or {secret: NAME}), or self_signed: true for development")
+		}
+		for key, v := range map[string]Value{"tls.cert": t.Cert, "tls.key": t.Key} {
+			if v.Plain != "" {
+				s.checkFile(errs, key, v.Plain)
+			}
+		}
+		if t.Listen == s.Web.Listen {
+			add("tls.listen", "%s is also web.listen; give HTTPS its own port", t.Listen)
+		}
+	}
+	l := s.Limits
+	if l.Rate < 0 || l.Burst < 0 || l.Connections < 0 {
+		add("limits", "rates, bursts and connection counts cannot be negative")
+	}
+	for key, list := range map[string][]string{"limits.allow": l.Allow, "limits.deny": l.Deny} {
+		for i, c := range list {
+			if _, err := netip.ParsePrefix(c); err != nil {
+				if _, err := netip.ParseAddr(c); err != nil {
+					add(fmt.Sprintf("%s[%d]", key, i), "%q is not an address or CIDR such as 10.0.0.0/8", c)
+				}
+			}
+		}
+	}
+	if c := s.Web.CDN; c != nil {
+		if c.OriginHost == "" {
+			add("web.cdn.origin_host", "missing; the host name the CDN uses to reach this origin")
+		}
+		if len(c.Trusted) == 0 {
+			add("web.cdn.trusted", "list the CIDRs the CDN connects from; its client-IP header is believed only from there")
+		}
+		for i, cidr := range c.Trusted {
+			if _, err := netip.ParsePrefix(cidr); err != nil {
+				add(fmt.Sprintf("web.cdn.trusted[%d]", i), "%q is not a CIDR such as 203.0.113.0/24", cidr)
+			}
+		}
+	}
+}
+
+// LBEnabled reports whether HAProxy runs in front of nginx.
+func (s *Stack) LBEnabled() bool { return s.LB != nil }
 
 func (s *Stack) checkUser(errs *Errors, name string, u User) {
 	key := "users." + name

@@ -245,10 +245,8 @@ func TestParse_Errors(t *testing.T) {
 			nil, []string{`7:18: web.max_body_size: "1.5m" is not a size`}},
 
 		// Counts.
-		{"two web replicas", withMinimal("web:", "  replicas: 2"),
-			nil, []string{"7:13: web.replicas: more than one web instance is not supported yet; set 1"}},
-		{"two app replicas", withMinimal("app:", "  replicas: 2"),
-			nil, []string{"7:13: app.replicas: more than one app instance is not supported yet; set 1"}},
+		{"seventeen web replicas", withMinimal("web:", "  replicas: 17"),
+			nil, []string{"7:13: web.replicas: at most 16 instances per tier on one host"}},
 		{"a db replica", withMinimal("  replicas: 1"),
 			nil, []string{"6:13: db.replicas: database replicas are not supported yet; set 0"}},
 		{"negative web replicas", withMinimal("web:", "  replicas: -1"),

@@ -24,6 +24,12 @@ type Stack struct {
 	Secrets  Secrets  `yaml:"secrets"`
 	// Users are system accounts for people (deploy users) made on the host.
 	Users map[string]User `yaml:"users"`
+	// LB puts HAProxy in front of the web instances. It is on when this
+	// section is present, when web.replicas > 1 or when TLS is set.
+	LB     *LB    `yaml:"lb"`
+	TLS    *TLS   `yaml:"tls"`
+	Limits Limits `yaml:"limits"`
+	Host   Host   `yaml:"host"`
 
 	// File is the absolute path of the trio.yaml this was loaded from and
 	// Dir its directory; relative paths in the file are relative to Dir.
@@ -51,6 +57,58 @@ type Web struct {
 	Static     Static `yaml:"static"`
 	// MaxBodySize caps request bodies (nginx client_max_body_size syntax).
 	MaxBodySize string `yaml:"max_body_size"`
+	CDN         *CDN   `yaml:"cdn"`
+}
+
+// CDN lets a content delivery network sit in front: nginx answers to its
+// origin host name and takes the client's address from its header, but
+// only when the request comes from the CDN's own networks.
+type CDN struct {
+	OriginHost     string   `yaml:"origin_host"`
+	ClientIPHeader string   `yaml:"client_ip_header"`
+	Trusted        []string `yaml:"trusted"` // CIDRs the CDN connects from
+}
+
+// LB is the HAProxy tier in front of nginx.
+type LB struct {
+	// Balance is HAProxy's algorithm: roundrobin or leastconn.
+	Balance string `yaml:"balance"`
+	// CheckInterval is how often each web instance is health-checked.
+	CheckInterval Duration `yaml:"check_interval"`
+	MaxConn       int      `yaml:"maxconn"`
+}
+
+// TLS terminates HTTPS at HAProxy.
+type TLS struct {
+	Listen Addr `yaml:"listen"`
+	// Cert and Key are PEM files or vault secrets; SelfSigned makes a pair
+	// for development instead.
+	Cert       Value `yaml:"cert"`
+	Key        Value `yaml:"key"`
+	SelfSigned bool  `yaml:"self_signed"`
+	// Redirect sends plain HTTP to HTTPS (default true).
+	Redirect *bool `yaml:"redirect"`
+	// HSTS, when set, is the Strict-Transport-Security max-age.
+	HSTS Duration `yaml:"hsts"`
+}
+
+// Limits protect the stack from abusive clients: rejected requests get
+// 429 with Retry-After. HAProxy enforces them first, nginx again behind it.
+type Limits struct {
+	Rate          int      `yaml:"rate"`        // requests per second per client IP; 0: off
+	Burst         int      `yaml:"burst"`       // extra requests allowed in a burst
+	Connections   int      `yaml:"connections"` // concurrent connections per client IP; 0: off
+	HeaderTimeout Duration `yaml:"header_timeout"`
+	BodyTimeout   Duration `yaml:"body_timeout"`
+	Allow         []string `yaml:"allow"` // if set, only these CIDRs are served
+	Deny          []string `yaml:"deny"`  // CIDRs refused outright
+}
+
+// Host is how trio treats the machine itself.
+type Host struct {
+	// Harden applies SYN cookies and larger backlogs when trio runs as
+	// root (default true).
+	Harden *bool `yaml:"harden"`
 }
 
 // Static says how nginx serves files from the web root.
@@ -67,7 +125,8 @@ type App struct {
 	Root     string            `yaml:"root"`  // PHP code, relative to the stack dir
 	Index    string            `yaml:"index"` // front controller inside Root
 	Replicas int               `yaml:"replicas"`
-	Workers  int               `yaml:"workers"` // PHP worker processes per instance
+	Releases int               `yaml:"releases"` // past releases kept for trio rollback
+	Workers  int               `yaml:"workers"`  // PHP worker processes per instance
 	Env      map[string]Value  `yaml:"env"`
 	Health   string            `yaml:"health"` // path that answers 200 when the app is well
 	PHP      map[string]string `yaml:"php"`    // php.ini settings for the pool

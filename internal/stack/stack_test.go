@@ -136,11 +136,11 @@ func TestParseTier_NamesAndErrors(t *testing.T) {
 			t.Errorf("ParseTier(%q) = %v, %v", want.String(), got, err)
 		}
 	}
-	if got := stack.Tiers; !slices.Equal(got, []stack.Tier{stack.TierDB, stack.TierApp, stack.TierWeb}) {
-		t.Errorf("Tiers = %v, want db, app, web", got)
+	if got := stack.Tiers; !slices.Equal(got, []stack.Tier{stack.TierDB, stack.TierApp, stack.TierWeb, stack.TierLB}) {
+		t.Errorf("Tiers = %v, want db, app, web, lb", got)
 	}
 	for _, s := range []string{"nginx", "Web", "", "db-0"} {
-		if _, err := stack.ParseTier(s); err == nil || !strings.Contains(err.Error(), "use web, app or db") {
+		if _, err := stack.ParseTier(s); err == nil || !strings.Contains(err.Error(), "use lb, web, app or db") {
 			t.Errorf("ParseTier(%q) err = %v", s, err)
 		}
 	}
@@ -171,7 +171,7 @@ func TestParseInstance_RoundTrip(t *testing.T) {
 		{"web-", `"web-" is not an instance name such as web-0`},
 		{"web-x", `"web-x" is not an instance name such as web-0`},
 		{"web--1", `"web--1" is not an instance name such as web-0`},
-		{"nginx-0", `unknown tier "nginx"; use web, app or db`},
+		{"nginx-0", `unknown tier "nginx"; use lb, web, app or db`},
 		{"", `"" is not an instance name such as web-0`},
 	} {
 		_, err := stack.ParseInstance(c.in)

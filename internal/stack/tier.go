@@ -14,10 +14,11 @@ const (
 	TierDB  Tier = 1
 	TierApp Tier = 2
 	TierWeb Tier = 3
+	TierLB  Tier = 4 // HAProxy in front of the web tier
 )
 
 // Tiers lists every tier in start order.
-var Tiers = []Tier{TierDB, TierApp, TierWeb}
+var Tiers = []Tier{TierDB, TierApp, TierWeb, TierLB}
 
 func (t Tier) String() string {
 	switch t {
@@ -27,6 +28,8 @@ func (t Tier) String() string {
 		return "app"
 	case TierWeb:
 		return "web"
+	case TierLB:
+		return "lb"
 	}
 	return "tier(" + strconv.Itoa(int(t)) + ")"
 }
@@ -38,7 +41,7 @@ func ParseTier(s string) (Tier, error) {
 			return t, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown tier %q; use web, app or db", s)
+	return 0, fmt.Errorf("unknown tier %q; use lb, web, app or db", s)
 }
 
 // Instance is one running copy of a tier, such as web-0.
@@ -84,6 +87,10 @@ func (s *Stack) Replicas(t Tier) int {
 		return s.App.Replicas
 	case TierDB:
 		return 1 + s.DB.Replicas
+	case TierLB:
+		if s.LBEnabled() {
+			return 1
+		}
 	}
 	return 0
 }
