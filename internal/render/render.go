@@ -45,6 +45,9 @@ type Env struct {
 	Logs    string // access logs
 	Tmp     string // scratch space for nginx and MariaDB
 	Secrets string // private runtime files holding credentials; "" if none
+	// Releases holds the app's release directories and the links to them
+	// (current, app-N); "" serves the code straight from app.root.
+	Releases string
 	// Users are the accounts the programs drop to; empty when trio does not
 	// run as root and everything runs as the invoking user.
 	WebUser string
