@@ -19,6 +19,7 @@ type applyOptions struct {
 	allowDrift bool
 	upgradeDB  bool
 	dryRun     bool
+	rollback   bool
 }
 
 func (o *applyOptions) flags(c *cobra.Command) {
@@ -70,7 +71,7 @@ func runApply(ctx context.Context, o *applyOptions, up bool) (*applyResult, erro
 	if err != nil {
 		return nil, err
 	}
-	st, t, err := o.open(ctx, target.Options{AllowDrift: o.allowDrift, UpgradeDB: o.upgradeDB})
+	st, t, err := o.open(ctx, target.Options{AllowDrift: o.allowDrift, UpgradeDB: o.upgradeDB, Rollback: o.rollback})
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trio-stack/trio/internal/apt"
+	"github.com/trio-stack/trio/internal/target/host"
 )
 
 func newLockCmd(g *globals) *cobra.Command {
@@ -29,9 +30,7 @@ refuses a host that has drifted from them. Commit trio.lock with trio.yaml.`,
 			if err != nil {
 				return err
 			}
-			l, err := apt.Resolve(c.Context(), map[apt.Component]string{
-				"nginx": st.Versions.Nginx, "php": st.Versions.PHP, "mariadb": st.Versions.MariaDB,
-			})
+			l, err := apt.Resolve(c.Context(), host.Components(st))
 			if err != nil {
 				return err
 			}

@@ -17,6 +17,8 @@ type Input struct {
 	Grant []string
 	// Users are the system accounts to create or change, with why.
 	Users []Change
+	// Tune lists kernel settings to change, as "key from → to".
+	Tune string
 
 	Agent     AgentFacts
 	Instances []InstanceFacts // in start order
@@ -66,6 +68,8 @@ type InstanceFacts struct {
 	Upgrade string
 	// Secrets changed: the private credentials file differs.
 	SecretsChanged bool
+	// Deploy, when set, says why the instance moves to another release.
+	Deploy string
 }
 
 // Compute orders the steps: packages and access first, then the agent,
@@ -81,6 +85,9 @@ func Compute(in Input) Plan {
 	}
 	if len(in.Grant) > 0 {
 		add(Grant, "access", "o+x on "+strings.Join(in.Grant, ", ")+" so the service users can reach the stack")
+	}
+	if in.Tune != "" {
+		add(Tune, "host", in.Tune)
 	}
 	for _, u := range in.Users {
 		add(User, u.Name, u.Cause)
@@ -114,6 +121,9 @@ func Compute(in Input) Plan {
 			add(Reload, inst.Name, strings.Join(changed, ", ")+" changed")
 		case inst.SecretsChanged:
 			add(Reload, inst.Name, "credentials changed")
+		}
+		if inst.Deploy != "" && inst.Running {
+			add(Deploy, inst.Name, inst.Deploy)
 		}
 		if inst.Name == in.DBTarget {
 			for _, s := range in.Scripts {

@@ -27,6 +27,8 @@ const (
 	Password     Action = 11 // set a database account's password
 	Stop         Action = 12 // stop an instance that is no longer wanted
 	User         Action = 13 // create or update a system account
+	Deploy       Action = 14 // move an app instance to another release of the code
+	Tune         Action = 15 // change kernel settings of the host
 )
 
 func (a Action) String() string {
@@ -57,6 +59,10 @@ func (a Action) String() string {
 		return "stop"
 	case User:
 		return "user"
+	case Deploy:
+		return "deploy"
+	case Tune:
+		return "tune"
 	}
 	return fmt.Sprintf("action(%d)", int(a))
 }

@@ -111,6 +111,7 @@ type Options struct {
 	AllowDrift bool   // accept installed package builds other than trio.lock's
 	UpgradeDB  bool   // upgrade a data directory made by an older MariaDB
 	Version    string // identity of this trio binary, to notice a stale agent
+	Rollback   bool   // plan towards the release before the live one
 	Secrets    SecretResolver
 }
 

@@ -51,7 +51,7 @@ func (h *Host) Apply(ctx context.Context, p *target.Planned, report target.Repor
 	steps := p.Steps
 	// Steps that must run before configs can be checked: programs must be
 	// installed, users must exist, directories must be reachable.
-	for len(steps) > 0 && (steps[0].Action == plan.Install || steps[0].Action == plan.Grant || steps[0].Action == plan.User) {
+	for len(steps) > 0 && (steps[0].Action == plan.Install || steps[0].Action == plan.Grant || steps[0].Action == plan.Tune || steps[0].Action == plan.User) {
 		if err := h.step(ctx, st, pl, steps[0], report); err != nil {
 			return err
 		}
@@ -68,7 +68,21 @@ func (h *Host) Apply(ctx context.Context, p *target.Planned, report target.Repor
 	for _, c := range pl.configs {
 		h.prune(c.Instance.String())
 	}
-	return nil
+	return h.finishRelease(st, pl)
+}
+
+// usesSecrets reports whether an instance reads private files: the app its
+// credentials, HAProxy its certificate.
+func usesSecrets(name string) bool {
+	return strings.HasPrefix(name, stack.TierApp.String()+"-") || strings.HasPrefix(name, stack.TierLB.String()+"-")
+}
+
+func appInstanceNames(st *stack.Stack) []string {
+	var out []string
+	for i := 0; i < st.Replicas(stack.TierApp); i++ {
+		out = append(out, stack.Instance{Tier: stack.TierApp, Index: i}.String())
+	}
+	return out
 }
 
 // needsCredentials reports whether a step writes or uses a credential.
@@ -77,7 +91,7 @@ func needsCredentials(s plan.Step) bool {
 	case plan.Init, plan.Password:
 		return true
 	case plan.Start, plan.Restart, plan.Reload:
-		return strings.HasPrefix(s.Target, stack.TierApp.String()+"-")
+		return usesSecrets(s.Target)
 	}
 	return false
 }
@@ -87,6 +101,18 @@ func needsCredentials(s plan.Step) bool {
 func (h *Host) prepare(ctx context.Context, st *stack.Stack, pl *payload, report target.Reporter) error {
 	if err := h.layout.prepare(h.users); err != nil {
 		return err
+	}
+	if _, err := h.buildRelease(st, pl.release); err != nil {
+		return err
+	}
+	// A stack that never ran gets its first release right away: nothing
+	// serves yet, so there is nothing to roll.
+	for _, link := range append([]string{"current"}, appInstanceNames(st)...) {
+		if h.releaseOf(link) == "" {
+			if err := h.pointRelease(link, pl.release); err != nil {
+				return err
+			}
+		}
 	}
 	// Only missing credentials are written now (the configs' checks read
 	// them). Changed ones wait for the app's own step, which comes after
@@ -170,6 +196,8 @@ func (h *Host) do(ctx context.Context, st *stack.Stack, pl *payload, s plan.Step
 		return nil
 	case plan.Grant:
 		return grant(pl.grant)
+	case plan.Tune:
+		return tune(pl.tune)
 	case plan.User:
 		for _, u := range pl.users {
 			if u.name == s.Target {
@@ -192,6 +220,8 @@ func (h *Host) do(ctx context.Context, st *stack.Stack, pl *payload, s plan.Step
 		return h.startInstance(ctx, st, pl, s)
 	case plan.Reload:
 		return h.reloadInstance(ctx, pl, s.Target)
+	case plan.Deploy:
+		return h.deploy(ctx, st, pl, s.Target)
 	case plan.Migrate:
 		return h.migrate(ctx, st, pl, s.Subject)
 	case plan.Password:
@@ -215,9 +245,17 @@ func (h *Host) do(ctx context.Context, st *stack.Stack, pl *payload, s plan.Step
 // changed), then waits until it is ready.
 func (h *Host) startInstance(ctx context.Context, st *stack.Stack, pl *payload, s plan.Step) error {
 	name := s.Target
-	if strings.HasPrefix(name, stack.TierApp.String()+"-") {
+	if usesSecrets(name) {
 		if err := h.writeSecrets(pl, true); err != nil {
 			return err
+		}
+	}
+	if strings.HasPrefix(name, stack.TierApp.String()+"-") {
+		// An instance that starts takes the wanted release at once.
+		if s.Action == plan.Start {
+			if err := h.pointRelease(name, pl.release); err != nil {
+				return err
+			}
 		}
 	}
 	dir := h.confDir(name, pl.want[name])
@@ -251,7 +289,7 @@ func (pl *payload) hasStep(a plan.Action, target string) bool {
 // reloadInstance switches the config and reloads gracefully; if the
 // program does not take it, the old config is put back.
 func (h *Host) reloadInstance(ctx context.Context, pl *payload, name string) error {
-	if strings.HasPrefix(name, stack.TierApp.String()+"-") {
+	if usesSecrets(name) {
 		if err := h.writeSecrets(pl, true); err != nil {
 			return err
 		}

@@ -133,7 +133,8 @@ func (u Users) dbName() string {
 func (l Layout) Env(u Users) render.Env {
 	return render.DebianEnv(render.Env{
 		Run: l.Run, Data: l.Data, Logs: l.Logs, Tmp: l.Tmp, Secrets: l.Secrets,
-		WebUser: u.webName(), DBUser: u.dbName(),
+		Releases: filepath.Join(l.State, "releases"),
+		WebUser:  u.webName(), DBUser: u.dbName(),
 	})
 }
 

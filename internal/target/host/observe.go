@@ -30,6 +30,7 @@ type payload struct {
 	install   []apt.PkgVersion
 	grant     []string
 	users     []userChange
+	tune      []sysctl
 	configs   []render.Config
 	want      map[string]confSet // per instance, after user take-overs
 	specs     map[string]agent.Spec
@@ -40,7 +41,14 @@ type payload struct {
 	oldHash   string // the password hash the account accepts now
 	// secretsErr says why credentials could not be read while planning.
 	secretsErr error
-	steps      []plan.Step
+	secretEnv  map[string]string // the app's credentials by variable name
+
+	release        string   // the release the app instances should run
+	hist           *history // releases/history.json, saved by apply
+	staged         bool     // the release passed its check on a private pool
+	rollback       bool
+	rolledBackFrom string
+	steps          []plan.Step
 }
 
 // Plan observes the host and the running stack and returns what apply
@@ -59,6 +67,8 @@ func (h *Host) Plan(ctx context.Context, st *stack.Stack) (*target.Planned, erro
 		pl.grant = in.Grant
 	}
 
+	pl.tune = h.observeTuning(st)
+	in.Tune = describeTuning(pl.tune)
 	if pl.users, err = h.observeUsers(st); err != nil {
 		if !errors.Is(err, target.ErrSecretUnavailable) {
 			return nil, err
@@ -88,11 +98,14 @@ func (h *Host) Plan(ctx context.Context, st *stack.Stack) (*target.Planned, erro
 		running[s.Name] = s
 	}
 
+	if err := h.observeRelease(st, pl, &notes); err != nil {
+		return nil, err
+	}
 	pl.configs, err = render.Render(st, h.env)
 	if err != nil {
 		return nil, err
 	}
-	pl.secrets, err = h.secretFiles(st)
+	pl.secrets, pl.secretEnv, err = h.secretFiles(st)
 	if err != nil {
 		if !errors.Is(err, target.ErrSecretUnavailable) {
 			return nil, err
@@ -126,9 +139,7 @@ func (h *Host) Plan(ctx context.Context, st *stack.Stack) (*target.Planned, erro
 }
 
 func (h *Host) observePackages(ctx context.Context, st *stack.Stack, pl *payload, in *plan.Input, notes *[]string) error {
-	want := map[apt.Component]string{
-		"nginx": st.Versions.Nginx, "php": st.Versions.PHP, "mariadb": st.Versions.MariaDB,
-	}
+	want := Components(st)
 	lockPath := filepath.Join(st.Dir, apt.LockFile)
 	lock, err := apt.Read(lockPath)
 	switch {
@@ -177,6 +188,46 @@ func (h *Host) observePackages(ctx context.Context, st *stack.Stack, pl *payload
 	return nil
 }
 
+// observeRelease decides which release the app should run: the content of
+// app.root, or with --rollback the release before the live one.
+func (h *Host) observeRelease(st *stack.Stack, pl *payload, notes *[]string) error {
+	hist, err := h.readHistory()
+	if err != nil {
+		return err
+	}
+	pl.hist = hist
+	live := h.releaseOf("current")
+	if h.opts.Rollback {
+		prev, err := hist.previous(live)
+		if err != nil {
+			return err
+		}
+		pl.release, pl.rollback, pl.rolledBackFrom = prev, true, live
+		return nil
+	}
+	id, err := h.releaseID(st, hist)
+	if err != nil {
+		return err
+	}
+	if id == hist.RolledBack && live != "" {
+		*notes = append(*notes, fmt.Sprintf("release %s was rolled back; it stays out until app.root changes again", id))
+		id = live
+	}
+	pl.release = id
+	return nil
+}
+
+// Components are the Debian components a stack needs, with their pins.
+func Components(st *stack.Stack) map[apt.Component]string {
+	want := map[apt.Component]string{
+		apt.Nginx: st.Versions.Nginx, apt.PHP: st.Versions.PHP, apt.MariaDB: st.Versions.MariaDB,
+	}
+	if st.LBEnabled() {
+		want[apt.HAProxy] = st.Versions.HAProxy
+	}
+	return want
+}
+
 // observeInstance compares one instance's desired config with what runs.
 func (h *Host) observeInstance(st *stack.Stack, c render.Config, pl *payload, run agent.ServiceStatus, notes *[]string) (plan.InstanceFacts, error) {
 	name := c.Instance.String()
@@ -218,8 +269,21 @@ func (h *Host) observeInstance(st *stack.Stack, c render.Config, pl *payload, ru
 		SpecChanged: isUp && run.SpecHash != spec.Hash(),
 		Reloadable:  c.Instance.Tier != stack.TierDB,
 	}
-	if c.Instance.Tier == stack.TierApp && pl.secrets != nil {
-		f.SecretsChanged = h.secretsChanged(pl.secrets)
+	if pl.secrets != nil {
+		switch c.Instance.Tier {
+		case stack.TierApp:
+			f.SecretsChanged = h.secretsChanged(pl.secrets, "db_password", filepath.Base(h.env.SecretEnvFile(c.Instance)))
+		case stack.TierLB:
+			f.SecretsChanged = h.secretsChanged(pl.secrets, tlsPEMName)
+		}
+	}
+	if c.Instance.Tier == stack.TierApp {
+		if have := h.releaseOf(name); have != pl.release {
+			f.Deploy = "release " + pl.release + " (app code changed)"
+			if pl.rollback {
+				f.Deploy = "release " + pl.release + " (rollback from " + have + ")"
+			}
+		}
 	}
 	if !isUp {
 		if err := h.checkPort(st, c.Instance); err != nil {
@@ -240,7 +304,17 @@ func (h *Host) checkPort(st *stack.Stack, inst stack.Instance) error {
 	var addr netip.AddrPort
 	var key string
 	switch inst.Tier {
+	case stack.TierLB:
+		addr, key = st.Web.Listen.AddrPort, "web.listen"
+		if st.TLS != nil {
+			if err := portFree(st.TLS.Listen.AddrPort); err != nil {
+				return fmt.Errorf("%s cannot start: %v. Stop that program, or give HTTPS another port with tls.listen (%s)", inst, err, st.Pos("tls.listen"))
+			}
+		}
 	case stack.TierWeb:
+		if st.LBEnabled() {
+			return nil // nginx listens on a unix socket behind HAProxy
+		}
 		addr, key = st.Web.Listen.AddrPort, "web.listen"
 	case stack.TierDB:
 		addr, key = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(st.DB.Port+inst.Index)), "db.port"
@@ -409,10 +483,10 @@ func (h *Host) resolve(v stack.Value) (string, error) {
 
 // secretFiles renders the private files: the password file the app reads
 // through DB_PASSWORD_FILE, and each app instance's PHP-FPM include.
-func (h *Host) secretFiles(st *stack.Stack) (map[string][]byte, error) {
+func (h *Host) secretFiles(st *stack.Stack) (map[string][]byte, map[string]string, error) {
 	pw, err := h.resolve(st.DB.Password)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := map[string][]byte{"db_password": []byte(pw)}
 	env := map[string]string{"DB_PASSWORD": pw}
@@ -420,7 +494,7 @@ func (h *Host) secretFiles(st *stack.Stack) (map[string][]byte, error) {
 		if v.IsSecret() {
 			val, err := h.resolve(v)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			env[k] = val
 		}
@@ -429,17 +503,28 @@ func (h *Host) secretFiles(st *stack.Stack) (map[string][]byte, error) {
 		inst := stack.Instance{Tier: stack.TierApp, Index: i}
 		b, err := render.PHPFPMSecrets(inst, env)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out[filepath.Base(h.env.SecretEnvFile(inst))] = b
 	}
-	return out, nil
+	pem, err := h.tlsPEM(st)
+	if err != nil {
+		return nil, nil, err
+	}
+	if pem != nil {
+		out[tlsPEMName] = pem
+	}
+	return out, env, nil
 }
 
 // secretsChanged compares the private files with what is in place,
 // without ever printing either.
-func (h *Host) secretsChanged(want map[string][]byte) bool {
-	for name, data := range want {
+func (h *Host) secretsChanged(want map[string][]byte, names ...string) bool {
+	for _, name := range names {
+		data, ok := want[name]
+		if !ok {
+			continue
+		}
 		have, err := os.ReadFile(filepath.Join(h.layout.Secrets, name))
 		if err != nil || sha256.Sum256(have) != sha256.Sum256(data) {
 			return true

@@ -90,7 +90,15 @@ func (h *Host) Status(ctx context.Context, st *stack.Stack) (*target.Status, err
 
 func (h *Host) address(st *stack.Stack, inst stack.Instance) string {
 	switch inst.Tier {
+	case stack.TierLB:
+		if st.TLS != nil {
+			return st.Web.Listen.String() + " " + st.TLS.Listen.String() + " (tls)"
+		}
+		return st.Web.Listen.String()
 	case stack.TierWeb:
+		if st.LBEnabled() {
+			return "unix:" + filepath.Join(h.env.Run, fmt.Sprintf("web-%d.sock", inst.Index))
+		}
 		return st.Web.Listen.String()
 	case stack.TierApp:
 		return "unix:" + h.env.AppSocket(inst.Index)

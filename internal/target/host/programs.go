@@ -21,6 +21,7 @@ type Programs struct {
 	MariaDB string
 	Install string // mariadb-install-db
 	Upgrade string // mariadb-upgrade
+	HAProxy string
 }
 
 // DebianPrograms names the binaries for the versions trio.yaml pins.
@@ -31,6 +32,7 @@ func DebianPrograms(v stack.Versions) Programs {
 		MariaDB: "/usr/sbin/mariadbd",
 		Install: "/usr/bin/mariadb-install-db",
 		Upgrade: "/usr/bin/mariadb-upgrade",
+		HAProxy: "/usr/sbin/haproxy",
 	}
 }
 
@@ -45,10 +47,22 @@ func (h *Host) spec(st *stack.Stack, inst stack.Instance) agent.Spec {
 		Log:  filepath.Join(h.layout.Logs, inst.String()+".log"),
 	}
 	switch inst.Tier {
+	case stack.TierLB:
+		s.Path = h.programs.HAProxy
+		// -W: master-worker, -db: stay in the foreground for the agent.
+		s.Args = []string{"-W", "-db", "-f", filepath.Join(confDir, "haproxy.cfg"), "-p", env.Pidfile(inst)}
+		s.Ready = agent.Check{Network: "tcp", Address: st.Web.Listen.String()}
+		// SIGUSR2 makes the master start new workers with the new config and
+		// lets the old ones finish; SIGUSR1 is the graceful stop.
+		s.ReloadSignal, s.StopSignal = "USR2", "USR1"
+		s.StopTimeout = agent.Duration(30 * time.Second)
 	case stack.TierWeb:
 		s.Path = h.programs.Nginx
 		s.Args = []string{"-e", "stderr", "-p", filepath.Join(h.layout.Tmp, inst.String()), "-c", filepath.Join(confDir, "nginx.conf")}
 		s.Ready = agent.Check{Network: "tcp", Address: st.Web.Listen.String()}
+		if st.LBEnabled() {
+			s.Ready = agent.Check{Network: "unix", Address: filepath.Join(env.Run, fmt.Sprintf("web-%d.sock", inst.Index))}
+		}
 		s.ReloadSignal, s.StopSignal = "HUP", "QUIT"
 		s.StopTimeout = agent.Duration(20 * time.Second)
 	case stack.TierApp:
@@ -80,6 +94,8 @@ func (h *Host) validate(ctx context.Context, c render.Config, dir string) error 
 		cmd = exec.CommandContext(ctx, h.programs.PHPFPM, "-t", "--fpm-config", main)
 	case stack.TierDB:
 		cmd = exec.CommandContext(ctx, h.programs.MariaDB, "--defaults-file="+main, "--help", "--verbose")
+	case stack.TierLB:
+		cmd = exec.CommandContext(ctx, h.programs.HAProxy, "-c", "-q", "-f", main)
 	}
 	var out bytes.Buffer
 	cmd.Stderr = &out
