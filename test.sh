@@ -28,4 +28,5 @@ go test -count=1 -timeout 20m ./...
 # their committed corpus.
 go test -run '^$' -fuzz '^FuzzDecrypt$' -fuzztime 15s ./internal/secrets
 go test -run '^$' -fuzz '^FuzzParseSecrets$' -fuzztime 15s ./internal/secrets
+go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 15s ./internal/stack
 echo "test.sh: all tests passed"
