@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/trio-stack/trio/internal/procfs"
 )
 
 // State is where an instance is in its life.
@@ -97,6 +99,11 @@ func (s *service) launch() error {
 		return fmt.Errorf("open log of %s: %w", spec.Name, err)
 	}
 	defer logf.Close()
+	for _, sock := range spec.Sockets {
+		if fi, err := os.Lstat(sock); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			os.Remove(sock)
+		}
+	}
 	cmd := exec.Command(spec.Path, spec.Args...)
 	cmd.Env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"}, spec.Env...)
 	cmd.Dir = spec.Dir
@@ -390,6 +397,14 @@ func (s *service) reload(ctx context.Context) error {
 	sig, err := spec.ReloadSignal.Sys()
 	if err != nil {
 		return err
+	}
+	// A master that is still re-executing from the last reload would lose
+	// the signal; wait until it takes it again.
+	waitCtx, cancelWait := context.WithTimeout(ctx, 10*time.Second)
+	err = procfs.WaitSignalReady(waitCtx, p.pid, sig)
+	cancelWait()
+	if err != nil {
+		return fmt.Errorf("reload %s: %w", spec.Name, err)
 	}
 	before := children(p.pid)
 	if err := syscall.Kill(p.pid, sig); err != nil {

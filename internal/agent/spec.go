@@ -36,6 +36,9 @@ type Spec struct {
 	StopSignal   Signal   `json:"stop_signal"`
 	StopTimeout  Duration `json:"stop_timeout"`
 	ReadyTimeout Duration `json:"ready_timeout"`
+	// Sockets are unix sockets the program binds and does not clean up
+	// after a crash (nginx): removed before each start, or it cannot bind.
+	Sockets []string `json:"sockets,omitempty"`
 }
 
 // Hash identifies the spec's content; a changed spec means a restart.
@@ -47,7 +50,10 @@ func (s Spec) Hash() string {
 
 // Check is how to tell the program is ready: a connection it accepts.
 type Check struct {
-	Network string `json:"network"` // "tcp" or "unix"
+	// Network is "tcp" or "unix" for a plain connection, or "mysql" for a
+	// login and ping over the unix socket Address: MariaDB logs every
+	// connection that leaves without logging in.
+	Network string `json:"network"`
 	Address string `json:"address"`
 }
 
@@ -55,6 +61,9 @@ type Check struct {
 func (c Check) Probe(ctx context.Context) error {
 	if c.Address == "" {
 		return nil
+	}
+	if c.Network == "mysql" {
+		return pingMySQL(ctx, c.Address)
 	}
 	d := net.Dialer{Timeout: time.Second}
 	conn, err := d.DialContext(ctx, c.Network, c.Address)

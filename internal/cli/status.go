@@ -52,7 +52,7 @@ func printStatus(g *globals, s *target.Status) {
 	}
 	fmt.Fprintf(g.stdout, "url   %s  health: %s\n\n", s.URL, health)
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tSTATE\tHEALTHY\tPID\tUP\tRESTARTS\tADDRESS")
+	fmt.Fprintln(tw, "INSTANCE\tSTATE\tHEALTHY\tLB\tPID\tUP\tRESTARTS\tADDRESS")
 	for _, i := range s.Instances {
 		pid, up, healthy := "-", "-", "-"
 		if i.PID > 0 {
@@ -60,9 +60,13 @@ func printStatus(g *globals, s *target.Status) {
 			up = time.Since(i.Since).Round(time.Second).String()
 			healthy = map[bool]string{true: "yes", false: "no"}[i.Healthy]
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", i.Name, i.State, healthy, pid, up, i.Restarts, i.Address)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", i.Name, i.State, healthy, or(i.LB, "-"), pid, up, i.Restarts, i.Address)
 	}
 	tw.Flush()
+	if e := s.Edge; e != nil {
+		fmt.Fprintf(g.stdout, "\nedge since the last HAProxy reload: requests %d, refused %d (rate-limited: %d, conn-limited: %d, denied: %d, too-large: %d), invalid or too slow: %d, redirected to https: %d\n",
+			e["requests"], e["refused"], e["rate_limited"], e["conn_limited"], e["denied"], e["too_large"], e["invalid"], e["redirected"])
+	}
 	for _, i := range s.Instances {
 		if i.LastExit != "" && i.State != "running" {
 			fmt.Fprintf(g.stdout, "\n%s last %s\n", i.Name, i.LastExit)

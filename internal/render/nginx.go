@@ -35,6 +35,8 @@ type nginxData struct {
 	HeaderTimeout      int64
 	BodyTimeout        int64
 	Allow, Deny        []string
+	// ForwardedProto: HAProxy says whether the client came over HTTPS.
+	ForwardedProto bool
 }
 
 // Nginx renders the main config and the site of one web instance.
@@ -67,7 +69,8 @@ func Nginx(st *stack.Stack, env Env, inst stack.Instance) (map[string][]byte, er
 	}
 	if st.LBEnabled() {
 		// HAProxy is the only client; it tells the client's address.
-		d.Listen = "unix:" + filepath.Join(env.Run, fmt.Sprintf("web-%d.sock", inst.Index))
+		d.Listen = "unix:" + env.WebSocket(inst.Index)
+		d.ForwardedProto = true
 		d.RealIPFrom = append(d.RealIPFrom, "unix:")
 		d.RealIPHeader = "X-Forwarded-For"
 	}

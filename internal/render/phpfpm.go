@@ -1,9 +1,9 @@
 package render
 
 import (
-	"path/filepath"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"

@@ -52,6 +52,7 @@ type Env struct {
 	// run as root and everything runs as the invoking user.
 	WebUser string
 	DBUser  string
+	LBUser  string // HAProxy's workers (haproxy on Debian)
 	// MimeTypes is nginx's mime.types and FastCGIParams its fastcgi_params.
 	MimeTypes     string
 	FastCGIParams string
@@ -67,6 +68,17 @@ func DebianEnv(e Env) Env {
 	}
 	return e
 }
+
+// WebSocket is where web instance i listens for HTTP when HAProxy is in
+// front of it.
+func (e Env) WebSocket(i int) string { return filepath.Join(e.Run, fmt.Sprintf("web-%d.sock", i)) }
+
+// LBSocket is the admin socket (runtime API) of lb instance i.
+func (e Env) LBSocket(i int) string { return filepath.Join(e.Run, fmt.Sprintf("lb-%d.sock", i)) }
+
+// LBStateFile is where lb instance i's server states are saved across a
+// reload (haproxy.Client.SaveServerState).
+func (e Env) LBStateFile(i int) string { return filepath.Join(e.Run, fmt.Sprintf("lb-%d.state", i)) }
 
 // AppSocket is where app instance i listens for FastCGI.
 func (e Env) AppSocket(i int) string { return filepath.Join(e.Run, fmt.Sprintf("app-%d.sock", i)) }
@@ -110,6 +122,8 @@ func (c Config) Main() string {
 		return "nginx.conf"
 	case stack.TierApp:
 		return "php-fpm.conf"
+	case stack.TierLB:
+		return "haproxy.cfg"
 	}
 	return "my.cnf"
 }
@@ -138,6 +152,8 @@ func Render(st *stack.Stack, env Env) ([]Config, error) {
 			files, err = PHPFPM(st, env, inst)
 		case stack.TierDB:
 			files, err = MariaDB(st, env, inst)
+		case stack.TierLB:
+			files, err = HAProxy(st, env, inst)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %w", inst, err)

@@ -26,6 +26,7 @@ var goldenEnv = Env{
 	Releases: "/srv/app/.trio/releases",
 	WebUser:  "www-data",
 	DBUser:   "mysql",
+	LBUser:   "haproxy",
 }
 
 // TestRender_Golden renders every testdata/*.txtar: the archive's input
@@ -55,7 +56,7 @@ func TestRender_Golden(t *testing.T) {
 			}
 			env := goldenEnv
 			if strings.Contains(string(ar.Comment), "as: user") {
-				env.WebUser, env.DBUser = "", ""
+				env.WebUser, env.DBUser, env.LBUser = "", "", ""
 			}
 			st, err := stack.Load(filepath.Join(dir, "trio.yaml"))
 			if err != nil {

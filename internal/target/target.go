@@ -82,6 +82,9 @@ type Status struct {
 	Health    string           `json:"health"`    // what it answered
 	Agent     string           `json:"agent"`     // "running (pid N)" or "not running"
 	Instances []InstanceStatus `json:"instances"` // in start order
+	// Edge counts what the load balancer saw since its last reload:
+	// requests, and those the limits refused, by reason.
+	Edge map[string]int64 `json:"edge,omitempty"`
 }
 
 // InstanceStatus is one instance.
@@ -95,6 +98,8 @@ type InstanceStatus struct {
 	Restarts int       `json:"restarts"`
 	Address  string    `json:"address"`
 	LastExit string    `json:"last_exit,omitempty"`
+	// LB is how the load balancer sees the instance (UP, DOWN, DRAIN...).
+	LB string `json:"lb,omitempty"`
 	Detail   string    `json:"detail,omitempty"`
 }
 

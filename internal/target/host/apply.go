@@ -18,6 +18,7 @@ import (
 	"github.com/trio-stack/trio/internal/apt"
 	"github.com/trio-stack/trio/internal/db"
 	"github.com/trio-stack/trio/internal/fsutil"
+	"github.com/trio-stack/trio/internal/haproxy"
 	"github.com/trio-stack/trio/internal/plan"
 	"github.com/trio-stack/trio/internal/render"
 	"github.com/trio-stack/trio/internal/stack"
@@ -258,6 +259,10 @@ func (h *Host) startInstance(ctx context.Context, st *stack.Stack, pl *payload, 
 			}
 		}
 	}
+	if name == "lb-0" && s.Action == plan.Start {
+		// A cold start begins with no remembered server states.
+		os.Remove(h.env.LBStateFile(0))
+	}
 	dir := h.confDir(name, pl.want[name])
 	if err := h.point(name, dir); err != nil {
 		return err
@@ -289,6 +294,11 @@ func (pl *payload) hasStep(a plan.Action, target string) bool {
 // reloadInstance switches the config and reloads gracefully; if the
 // program does not take it, the old config is put back.
 func (h *Host) reloadInstance(ctx context.Context, pl *payload, name string) error {
+	if name == "lb-0" {
+		// A reload starts HAProxy's workers afresh; keep what the checks
+		// and drains learnt (the config loads this file).
+		_ = haproxy.NewClient(h.env.LBSocket(0)).SaveServerState(ctx, h.env.LBStateFile(0))
+	}
 	if usesSecrets(name) {
 		if err := h.writeSecrets(pl, true); err != nil {
 			return err

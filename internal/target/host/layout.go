@@ -122,6 +122,13 @@ func (u Users) webName() string {
 	return u.Web.Username
 }
 
+func (u Users) lbName() string {
+	if !u.Root {
+		return ""
+	}
+	return "haproxy"
+}
+
 func (u Users) dbName() string {
 	if !u.Root {
 		return ""
@@ -134,7 +141,7 @@ func (l Layout) Env(u Users) render.Env {
 	return render.DebianEnv(render.Env{
 		Run: l.Run, Data: l.Data, Logs: l.Logs, Tmp: l.Tmp, Secrets: l.Secrets,
 		Releases: filepath.Join(l.State, "releases"),
-		WebUser:  u.webName(), DBUser: u.dbName(),
+		WebUser:  u.webName(), DBUser: u.dbName(), LBUser: u.lbName(),
 	})
 }
 

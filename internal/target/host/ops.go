@@ -3,9 +3,11 @@ package host
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,18 +16,30 @@ import (
 	"time"
 
 	"github.com/trio-stack/trio/internal/agent"
+	"github.com/trio-stack/trio/internal/haproxy"
 	"github.com/trio-stack/trio/internal/plan"
 	"github.com/trio-stack/trio/internal/stack"
 	"github.com/trio-stack/trio/internal/target"
 )
 
-// URL is where the stack answers.
+// URL is where the stack answers: HTTPS when TLS is on.
 func URL(st *stack.Stack) string {
-	host := st.Web.Listen.Addr().String()
-	if st.Web.Listen.Addr().IsUnspecified() {
+	scheme, addr := "http", st.Web.Listen.AddrPort
+	if st.TLS != nil {
+		scheme, addr = "https", st.TLS.Listen.AddrPort
+	}
+	host := addr.Addr().String()
+	if addr.Addr().IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return fmt.Sprintf("http://%s:%d/", host, st.Web.Listen.Port())
+	return fmt.Sprintf("%s://%s/", scheme, net.JoinHostPort(host, fmt.Sprint(addr.Port())))
+}
+
+// probeClient asks the stack itself: no redirects followed, and any
+// certificate accepted, since a development one is self-signed.
+var probeClient = &http.Client{
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
 }
 
 // Probe asks the app's health path once.
@@ -37,9 +51,9 @@ func Probe(ctx context.Context, st *stack.Stack) (int, string, error) {
 		return 0, "", err
 	}
 	if st.Web.ServerName != "_" {
-		req.Host = st.Web.ServerName
+		req.Host = strings.Fields(st.Web.ServerName)[0]
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := probeClient.Do(req)
 	if err != nil {
 		return 0, "", err
 	}
@@ -75,6 +89,9 @@ func (h *Host) Status(ctx context.Context, st *stack.Stack) (*target.Status, err
 		}
 		out.Instances = append(out.Instances, is)
 	}
+	if st.LBEnabled() && len(ast.Services) > 0 {
+		h.edgeStatus(ctx, out)
+	}
 	if len(ast.Services) > 0 {
 		code, body, perr := Probe(ctx, st)
 		switch {
@@ -88,6 +105,36 @@ func (h *Host) Status(ctx context.Context, st *stack.Stack) (*target.Status, err
 	return out, nil
 }
 
+// edgeStatus adds HAProxy's view: each web instance's health as its checks
+// see it, and the requests the limits refused.
+func (h *Host) edgeStatus(ctx context.Context, out *target.Status) {
+	c := haproxy.NewClient(h.env.LBSocket(0))
+	servers, err := c.ServerStates(ctx)
+	if err != nil {
+		return // HAProxy is down; its own row says so
+	}
+	view := map[string]string{}
+	for _, s := range servers {
+		if s.Backend == haproxy.Backend {
+			v := s.Status.String()
+			if s.Check != "" && s.Status.String() != "UP" {
+				v += " (" + s.Check + ")"
+			}
+			view[s.Name] = v
+		}
+	}
+	for i := range out.Instances {
+		out.Instances[i].LB = view[out.Instances[i].Name]
+	}
+	if n, err := c.Counters(ctx); err == nil {
+		out.Edge = map[string]int64{
+			"requests": n.Requests, "refused": n.Refused, "rate_limited": n.RateLimited,
+			"conn_limited": n.ConnLimited, "denied": n.Denied, "too_large": n.TooLarge,
+			"invalid": n.Invalid, "redirected": n.Redirected,
+		}
+	}
+}
+
 func (h *Host) address(st *stack.Stack, inst stack.Instance) string {
 	switch inst.Tier {
 	case stack.TierLB:
@@ -97,7 +144,7 @@ func (h *Host) address(st *stack.Stack, inst stack.Instance) string {
 		return st.Web.Listen.String()
 	case stack.TierWeb:
 		if st.LBEnabled() {
-			return "unix:" + filepath.Join(h.env.Run, fmt.Sprintf("web-%d.sock", inst.Index))
+			return "unix:" + h.env.WebSocket(inst.Index)
 		}
 		return st.Web.Listen.String()
 	case stack.TierApp:

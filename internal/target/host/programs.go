@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trio-stack/trio/internal/agent"
+	"github.com/trio-stack/trio/internal/haproxy"
 	"github.com/trio-stack/trio/internal/render"
 	"github.com/trio-stack/trio/internal/stack"
 )
@@ -48,9 +49,8 @@ func (h *Host) spec(st *stack.Stack, inst stack.Instance) agent.Spec {
 	}
 	switch inst.Tier {
 	case stack.TierLB:
-		s.Path = h.programs.HAProxy
-		// -W: master-worker, -db: stay in the foreground for the agent.
-		s.Args = []string{"-W", "-db", "-f", filepath.Join(confDir, "haproxy.cfg"), "-p", env.Pidfile(inst)}
+		p := haproxy.MasterWorker(h.programs.HAProxy, filepath.Join(confDir, "haproxy.cfg"))
+		s.Path, s.Args = p.Path, p.Args
 		s.Ready = agent.Check{Network: "tcp", Address: st.Web.Listen.String()}
 		// SIGUSR2 makes the master start new workers with the new config and
 		// lets the old ones finish; SIGUSR1 is the graceful stop.
@@ -61,7 +61,8 @@ func (h *Host) spec(st *stack.Stack, inst stack.Instance) agent.Spec {
 		s.Args = []string{"-e", "stderr", "-p", filepath.Join(h.layout.Tmp, inst.String()), "-c", filepath.Join(confDir, "nginx.conf")}
 		s.Ready = agent.Check{Network: "tcp", Address: st.Web.Listen.String()}
 		if st.LBEnabled() {
-			s.Ready = agent.Check{Network: "unix", Address: filepath.Join(env.Run, fmt.Sprintf("web-%d.sock", inst.Index))}
+			s.Ready = agent.Check{Network: "unix", Address: env.WebSocket(inst.Index)}
+			s.Sockets = []string{env.WebSocket(inst.Index)}
 		}
 		s.ReloadSignal, s.StopSignal = "HUP", "QUIT"
 		s.StopTimeout = agent.Duration(20 * time.Second)
@@ -74,7 +75,7 @@ func (h *Host) spec(st *stack.Stack, inst stack.Instance) agent.Spec {
 	case stack.TierDB:
 		s.Path = h.programs.MariaDB
 		s.Args = []string{"--defaults-file=" + filepath.Join(confDir, "my.cnf")}
-		s.Ready = agent.Check{Network: "unix", Address: env.DBSocket(inst.Index)}
+		s.Ready = agent.Check{Network: "mysql", Address: env.DBSocket(inst.Index)}
 		s.StopSignal = "TERM"
 		s.StopTimeout = agent.Duration(120 * time.Second)
 		s.ReadyTimeout = agent.Duration(180 * time.Second) // crash recovery can take a while
@@ -95,7 +96,11 @@ func (h *Host) validate(ctx context.Context, c render.Config, dir string) error 
 	case stack.TierDB:
 		cmd = exec.CommandContext(ctx, h.programs.MariaDB, "--defaults-file="+main, "--help", "--verbose")
 	case stack.TierLB:
-		cmd = exec.CommandContext(ctx, h.programs.HAProxy, "-c", "-q", "-f", main)
+		if err := haproxy.Validate(ctx, h.programs.HAProxy, main); err != nil {
+			msg := strings.ReplaceAll(err.Error(), dir, filepath.Join(h.layout.Conf, c.Instance.String()))
+			return fmt.Errorf("%s: haproxy refused the new config:\n%s\nthe running instance keeps its current config", c.Instance, indent(msg))
+		}
+		return nil
 	}
 	var out bytes.Buffer
 	cmd.Stderr = &out
