@@ -99,8 +99,8 @@ type InstanceStatus struct {
 	Address  string    `json:"address"`
 	LastExit string    `json:"last_exit,omitempty"`
 	// LB is how the load balancer sees the instance (UP, DOWN, DRAIN...).
-	LB string `json:"lb,omitempty"`
-	Detail   string    `json:"detail,omitempty"`
+	LB     string `json:"lb,omitempty"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // LogOptions selects log lines.
