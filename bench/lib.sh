@@ -13,7 +13,7 @@ build_trio() {
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 30000))
+    p=$((10000 + RANDOM % 22000)) # below the ephemeral range (32768+)
     if ! ss -Hltn "sport = :$p" | grep -q .; then echo "$p"; return; fi
   done
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -139,24 +140,29 @@ func copyTree(t testing.TB, src, dst string) {
 	}
 }
 
-// handedOut remembers the ports given to tests: the kernel may offer a
-// just-closed port again, and two tiers must not get the same one.
+// handedOut remembers the ports given to tests, so two tiers never get the
+// same one.
 var handedOut = map[int]bool{}
 
+// freePort picks a free port below Linux's ephemeral range (32768 and up),
+// where no outgoing connection can take it between the pick and the bind.
 func freePort(t testing.TB) int {
 	t.Helper()
-	for {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; tries < 1000; tries++ {
+		port := 10000 + mathrand.IntN(22000)
+		if handedOut[port] {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
-		port := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
-		if !handedOut[port] {
-			handedOut[port] = true
-			return port
-		}
+		handedOut[port] = true
+		return port
 	}
+	t.Fatal("no free port below 32768")
+	return 0
 }
 
 // EditYAML rewrites trio.yaml.

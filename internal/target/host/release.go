@@ -71,6 +71,19 @@ func (h *Host) writeHistory(hist *history) error {
 // skipInRelease are names under app.root that are never part of a release.
 var skipInRelease = map[string]bool{StateDirName: true, ".git": true, "trio.lock": true}
 
+// notCode lists the files under app.root that describe the stack rather
+// than make up the app (trio.yaml, the vault): editing them is no deploy.
+func notCode(st *stack.Stack) map[string]bool {
+	out := map[string]bool{}
+	root := st.Path(st.App.Root)
+	for _, p := range []string{st.File, st.Path(st.Secrets.Vault)} {
+		if rel, err := filepath.Rel(root, p); err == nil && !strings.HasPrefix(rel, "..") {
+			out[rel] = true
+		}
+	}
+	return out
+}
+
 type srcFile struct {
 	rel  string
 	mode fs.FileMode
@@ -79,14 +92,14 @@ type srcFile struct {
 }
 
 // appFiles walks app.root (not following symlinks to directories).
-func appFiles(root string) ([]srcFile, error) {
+func appFiles(root string, skip map[string]bool) ([]srcFile, error) {
 	var out []srcFile
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
-		if rel != "." && skipInRelease[d.Name()] {
+		if rel != "." && (skipInRelease[d.Name()] || skip[rel]) {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}
@@ -110,7 +123,7 @@ func appFiles(root string) ([]srcFile, error) {
 // it (names, sizes, modification times) was seen before.
 func (h *Host) releaseID(st *stack.Stack, hist *history) (string, error) {
 	root := st.Path(st.App.Root)
-	files, err := appFiles(root)
+	files, err := appFiles(root, notCode(st))
 	if err != nil {
 		return "", fmt.Errorf("read app.root %s: %w", root, err)
 	}
@@ -164,7 +177,7 @@ func (h *Host) buildRelease(st *stack.Stack, id string) (string, error) {
 	}
 	defer os.RemoveAll(tmp)
 	root := st.Path(st.App.Root)
-	files, err := appFiles(root)
+	files, err := appFiles(root, notCode(st))
 	if err != nil {
 		return "", err
 	}
