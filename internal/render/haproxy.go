@@ -41,6 +41,20 @@ type haproxyData struct {
 	Balance       string
 	CheckInterval string
 	Servers       []haproxyServer
+	DB            *haproxyDB
+}
+
+// haproxyDB are the database endpoints of a stack with replicas.
+type haproxyDB struct {
+	WriteName, ReadName     string
+	WriteListen, ReadListen string
+	Nodes                   []haproxyDBNode
+}
+
+type haproxyDBNode struct {
+	Name    string
+	Addr    string
+	Primary bool
 }
 
 type haproxyNames struct {
@@ -85,6 +99,13 @@ type haproxyServer struct {
 	Name   string
 	Socket string
 }
+
+// The database endpoints' names in HAProxy, which the failover controller
+// drives through the runtime API.
+const (
+	DBWriteBackend = "db-write"
+	DBReadBackend  = "db-read"
+)
 
 // HAProxy renders the config of the load balancer in front of the web
 // instances.
@@ -165,6 +186,21 @@ func HAProxy(st *stack.Stack, env Env, inst stack.Instance) (map[string][]byte, 
 			// start again from nothing.
 			Expire: haTime(max(2*window, 10*time.Second).Round(time.Second)),
 		}
+	}
+	if st.DB.Replicas > 0 {
+		db := &haproxyDB{
+			WriteName: DBWriteBackend, ReadName: DBReadBackend,
+			WriteListen: fmt.Sprintf("127.0.0.1:%d", st.DB.Port),
+			ReadListen:  fmt.Sprintf("127.0.0.1:%d", st.DB.ReadPort),
+		}
+		for i := 0; i < st.Replicas(stack.TierDB); i++ {
+			db.Nodes = append(db.Nodes, haproxyDBNode{
+				Name:    stack.Instance{Tier: stack.TierDB, Index: i}.String(),
+				Addr:    fmt.Sprintf("127.0.0.1:%d", st.DBInstancePort(i)),
+				Primary: i == env.DBPrimary,
+			})
+		}
+		d.DB = db
 	}
 	size, err := byteSize(st.Web.MaxBodySize)
 	if err != nil {

@@ -83,6 +83,10 @@ func AppEnv(st *stack.Stack, env Env) [][2]string {
 		[2]string{"DB_NAME", st.DB.Database},
 		[2]string{"DB_USER", st.DB.User},
 	)
+	if st.DB.Replicas > 0 {
+		// Reads that may lag a little go to the replicas.
+		out = append(out, [2]string{"DB_READ_HOST", "127.0.0.1"}, [2]string{"DB_READ_PORT", strconv.Itoa(st.DB.ReadPort)})
+	}
 	if env.Secrets != "" {
 		out = append(out, [2]string{"DB_PASSWORD_FILE", env.SecretFile("db_password")})
 	}

@@ -53,6 +53,9 @@ type Env struct {
 	WebUser string
 	DBUser  string
 	LBUser  string // HAProxy's workers (haproxy on Debian)
+	// DBPrimary is the db instance that is primary now; with replicas the
+	// write endpoint sends to it alone. The agent moves it on failover.
+	DBPrimary int
 	// MimeTypes is nginx's mime.types and FastCGIParams its fastcgi_params.
 	MimeTypes     string
 	FastCGIParams string

@@ -170,7 +170,7 @@ func (s *Stack) applyDefaults() {
 		a.Releases = 5
 	}
 
-	if s.LB == nil && (w.Replicas > 1 || s.TLS != nil) {
+	if s.LB == nil && (w.Replicas > 1 || s.TLS != nil || s.DB.Replicas > 0) {
 		s.LB = &LB{}
 	}
 	if s.LB != nil {
@@ -212,6 +212,40 @@ func (s *Stack) applyDefaults() {
 	db := &s.DB
 	if !s.written("db.port") {
 		db.Port = DefaultDBPort
+	}
+	if !s.written("db.read_port") {
+		db.ReadPort = db.Port + 1
+	}
+	if !s.written("db.instance_port") {
+		db.InstancePort = db.Port + 10
+	}
+	r := &db.Replication
+	r.WaitPoint = or(r.WaitPoint, "AFTER_SYNC")
+	if !r.SemiSyncTimeout.Set {
+		r.SemiSyncTimeout = Duration{Duration: 10 * time.Second}
+	}
+	f := &db.Failover
+	if f.Enabled == nil {
+		on := true
+		f.Enabled = &on
+	}
+	for _, d := range []struct {
+		v   *Duration
+		def time.Duration
+	}{{&f.Heartbeat, 500 * time.Millisecond}, {&f.FailAfter, 1500 * time.Millisecond}, {&f.MinInterval, time.Minute}, {&f.MaxLag, 10 * time.Second}} {
+		if !d.v.Set {
+			*d.v = Duration{Duration: d.def}
+		}
+	}
+	b := &db.Backup
+	b.Dir = or(b.Dir, "backups")
+	b.Method = or(b.Method, "physical")
+	if !s.written("db.backup.keep") {
+		b.Keep = 7
+	}
+	if db.Replicas > 0 && s.LB == nil {
+		// The database endpoints live in HAProxy.
+		s.LB = &LB{}
 	}
 }
 
@@ -272,9 +306,19 @@ func (s *Stack) check() error {
 		add("app.releases", "keep from 1 to 50 releases")
 	}
 	s.checkEdge(&errs)
-	if s.DB.Replicas > 0 {
-		add("db.replicas", "database replicas are not supported yet; set 0")
+	if s.DB.Replicas > 8 {
+		add("db.replicas", "at most 8 replicas on one host")
 	}
+	if wp := s.DB.Replication.WaitPoint; wp != "AFTER_SYNC" && wp != "AFTER_COMMIT" {
+		add("db.replication.wait_point", "%q: use AFTER_SYNC (no acknowledged commit is lost on failover) or AFTER_COMMIT", wp)
+	}
+	if m := s.DB.Backup.Method; m != "physical" && m != "logical" {
+		add("db.backup.method", "%q: use physical (mariadb-backup) or logical (mariadb-dump)", m)
+	}
+	if s.DB.Backup.Keep < 1 {
+		add("db.backup.keep", "keep at least 1 backup")
+	}
+	s.checkDBPorts(&errs)
 	if !sizeValue.MatchString(s.Web.MaxBodySize) {
 		add("web.max_body_size", "%q is not a size; write it like 8m, 512k or 1g", s.Web.MaxBodySize)
 	}
@@ -424,6 +468,41 @@ func (s *Stack) checkEdge(errs *Errors) {
 	}
 }
 
+// checkDBPorts makes sure the database's ports clash with nothing.
+func (s *Stack) checkDBPorts(errs *Errors) {
+	if s.DB.Replicas == 0 {
+		return
+	}
+	used := map[int]string{int(s.Web.Listen.Port()): "web.listen", s.DB.Port: "db.port"}
+	if s.TLS != nil {
+		used[int(s.TLS.Listen.Port())] = "tls.listen"
+	}
+	claim := func(port int, key string) {
+		if port < 1 || port > 65535 {
+			*errs = append(*errs, s.Errorf(key, "%d is not a port", port))
+			return
+		}
+		if other, ok := used[port]; ok && other != key {
+			*errs = append(*errs, s.Errorf(key, "port %d is also %s's; give each its own", port, other))
+			return
+		}
+		used[port] = key
+	}
+	claim(s.DB.ReadPort, "db.read_port")
+	for i := 0; i <= s.DB.Replicas; i++ {
+		claim(s.DB.InstancePort+i, "db.instance_port")
+	}
+}
+
+// DBInstancePort is the port db instance i listens on: db.port itself for
+// a lone database, else one of the instance ports behind HAProxy.
+func (s *Stack) DBInstancePort(i int) int {
+	if s.DB.Replicas == 0 {
+		return s.DB.Port
+	}
+	return s.DB.InstancePort + i
+}
+
 // LBEnabled reports whether HAProxy runs in front of nginx.
 func (s *Stack) LBEnabled() bool { return s.LB != nil }
 
@@ -465,6 +544,10 @@ func (s *Stack) checkUser(errs *Errors, name string, u User) {
 var owned = map[string]bool{
 	"datadir": true, "socket": true, "port": true, "pid_file": true,
 	"bind_address": true, "user": true, "log_error": true, "tmpdir": true,
+	// replication depends on these
+	"server_id": true, "log_bin": true, "read_only": true, "gtid_strict_mode": true,
+	"skip_slave_start": true, "binlog_format": true, "log_slave_updates": true,
+	"sync_binlog": true, "init_rpl_role": true,
 }
 
 func normalizeSetting(k string) string { return strings.ReplaceAll(strings.ToLower(k), "-", "_") }

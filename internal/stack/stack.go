@@ -145,6 +145,41 @@ type DB struct {
 	Port         int               `yaml:"port"`
 	Settings     map[string]string `yaml:"settings"` // extra [mysqld] settings
 	Replicas     int               `yaml:"replicas"`
+	// With replicas the app reaches the database through HAProxy: writes
+	// on Port (the primary), reads on ReadPort (the replicas), and the
+	// instances listen on InstancePort, InstancePort+1, ...
+	ReadPort     int         `yaml:"read_port"`
+	InstancePort int         `yaml:"instance_port"`
+	Replication  Replication `yaml:"replication"`
+	Failover     Failover    `yaml:"failover"`
+	Backup       Backup      `yaml:"backup"`
+}
+
+// Replication tunes how replicas follow the primary.
+type Replication struct {
+	// WaitPoint is semi-sync's: AFTER_SYNC (default; an acknowledged
+	// commit is on a replica before anyone sees it) or AFTER_COMMIT.
+	WaitPoint string `yaml:"wait_point"`
+	// SemiSyncTimeout is how long a commit waits for a replica's ack
+	// before the primary falls back to asynchronous replication.
+	SemiSyncTimeout Duration `yaml:"semi_sync_timeout"`
+}
+
+// Failover says when the agent replaces a failed primary.
+type Failover struct {
+	Enabled     *bool    `yaml:"enabled"`
+	Heartbeat   Duration `yaml:"heartbeat"`
+	FailAfter   Duration `yaml:"fail_after"`
+	MinInterval Duration `yaml:"min_interval"` // no second automatic failover sooner
+	MaxLag      Duration `yaml:"max_lag"`      // a replica further behind stops serving reads
+}
+
+// Backup schedules backups of the database.
+type Backup struct {
+	Dir    string   `yaml:"dir"`    // relative to the stack; default backups
+	Every  Duration `yaml:"every"`  // 0: only on demand (trio db backup)
+	Keep   int      `yaml:"keep"`   // how many scheduled backups to keep
+	Method string   `yaml:"method"` // physical (mariadb-backup) or logical (mariadb-dump)
 }
 
 // User is a system account trio keeps on the host: login password by hash
