@@ -42,8 +42,8 @@ func TestLB_TwoByTwo(t *testing.T) {
 
 	t.Run("status shows HAProxy's view of every web instance", func(t *testing.T) {
 		r := s.MustTrio("status")
-		mustMatch(t, "status", `web-0 .* UP`, r.Stdout)
-		mustMatch(t, "status", `web-1 .* UP`, r.Stdout)
+		mustMatch(t, "status", `web-0 .* lb:UP`, r.Stdout)
+		mustMatch(t, "status", `web-1 .* lb:UP`, r.Stdout)
 	})
 
 	t.Run("killing one nginx and one PHP-FPM under load fails nothing", func(t *testing.T) {

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/trio-stack/trio/internal/db/cluster"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/trio-stack/trio/internal/fsutil"
@@ -46,6 +48,9 @@ type Agent struct {
 	saveMu sync.Mutex
 	stop   chan bool // true: stop the services before exiting
 	done   atomic.Bool
+
+	db   dbCluster // the database failover controller, when there are replicas
+	jobs jobs      // scheduled commands, such as backups
 }
 
 // New makes an agent for the stack whose run directory is runDir.
@@ -62,6 +67,9 @@ func New(runDir, version string, log *slog.Logger) *Agent {
 type snapshot struct {
 	Version  string          `json:"version"`
 	Services []snapshotEntry `json:"services"`
+	// DB is the failover controller's config: who is primary, since when.
+	DB   *cluster.Config `json:"db,omitempty"`
+	Jobs []Job           `json:"jobs,omitempty"`
 }
 
 type snapshotEntry struct {
@@ -77,7 +85,7 @@ func (a *Agent) save() {
 	}
 	a.saveMu.Lock()
 	defer a.saveMu.Unlock()
-	snap := snapshot{Version: a.version}
+	snap := snapshot{Version: a.version, DB: a.clusterConfig(), Jobs: a.jobList()}
 	for _, s := range a.list() {
 		s.mu.Lock()
 		e := snapshotEntry{Spec: s.spec, Want: s.want}
@@ -136,6 +144,14 @@ func (a *Agent) restore(ctx context.Context) error {
 	for _, s := range restart {
 		if err := a.op(s.spec.Name, func(s *service) error { return s.ensure(ctx, s.spec) }); err != nil {
 			a.log.Error("start after agent restart", "instance", s.spec.Name, "error", err)
+		}
+	}
+	for _, j := range snap.Jobs {
+		a.setJob(j)
+	}
+	if snap.DB != nil {
+		if err := a.setCluster(*snap.DB); err != nil {
+			a.log.Error("resume database failover", "error", err)
 		}
 	}
 	return nil
@@ -216,6 +232,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case stopServices = <-a.stop:
 	}
+	// No failover while the agent goes: the next agent takes over from
+	// the snapshot.
+	a.db.mu.Lock()
+	a.stopClusterLocked()
+	a.db.mu.Unlock()
+	a.stopJobs()
 	if stopServices {
 		a.stopAll(context.Background())
 	}
@@ -232,8 +254,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
-// stopAll stops every instance, last started first.
+// stopAll stops every instance, last started first. The failover
+// controller stops first, or it would take the stopping primary for a
+// failed one.
 func (a *Agent) stopAll(ctx context.Context) {
+	a.db.mu.Lock()
+	a.stopClusterLocked()
+	a.db.mu.Unlock()
 	list := a.list()
 	slices.Reverse(list)
 	for _, s := range list {
@@ -263,10 +290,15 @@ type Status struct {
 	PID      int             `json:"pid"`
 	Since    time.Time       `json:"since"`
 	Services []ServiceStatus `json:"services"`
+	// DBPrimary names the database primary when there are replicas.
+	DBPrimary string `json:"db_primary,omitempty"`
 }
 
 func (a *Agent) status() Status {
 	st := Status{Version: a.version, PID: os.Getpid(), Since: a.started, Services: []ServiceStatus{}}
+	if cfg := a.clusterConfig(); cfg != nil {
+		st.DBPrimary = cfg.Primary
+	}
 	for _, s := range a.list() {
 		st.Services = append(st.Services, s.status())
 	}
@@ -290,6 +322,9 @@ func Offline(runDir string) (Status, error) {
 		return st, fmt.Errorf("read snapshot %s: %w", filepath.Join(runDir, snapshotName), err)
 	}
 	st.Version = snap.Version
+	if snap.DB != nil {
+		st.DBPrimary = snap.DB.Primary
+	}
 	for _, e := range snap.Services {
 		s := ServiceStatus{Name: e.Spec.Name, Tier: e.Spec.Tier, State: StateStopped.String(), SpecHash: e.Spec.Hash(), Want: e.Want}
 		if e.PID > 0 && alive(e.PID, e.Start) {

@@ -25,6 +25,8 @@ import (
 //	POST   /v1/shutdown?stop=false      exit and leave the instances running
 func (a *Agent) routes() http.Handler {
 	mux := http.NewServeMux()
+	a.dbRoutes(mux)
+	a.jobRoutes(mux)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a.status())
 	})

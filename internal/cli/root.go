@@ -88,7 +88,7 @@ Start with:  trio init --example guestbook mysite && trio up -C mysite`,
 	root.AddCommand(
 		newInitCmd(g), newUpCmd(g), newDownCmd(g), newStatusCmd(g), newPlanCmd(g),
 		newApplyCmd(g), newLogsCmd(g), newReloadCmd(g), newLockCmd(g), newVersionCmd(g),
-		newAgentCmd(g), newVaultCmd(g), newHashPasswordCmd(g), newSecretsCmd(g), newRollbackCmd(g),
+		newAgentCmd(g), newVaultCmd(g), newHashPasswordCmd(g), newSecretsCmd(g), newRollbackCmd(g), newDBCmd(g),
 	)
 	return root
 }

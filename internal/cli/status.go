@@ -52,7 +52,7 @@ func printStatus(g *globals, s *target.Status) {
 	}
 	fmt.Fprintf(g.stdout, "url   %s  health: %s\n\n", s.URL, health)
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tSTATE\tHEALTHY\tLB\tPID\tUP\tRESTARTS\tADDRESS")
+	fmt.Fprintln(tw, "INSTANCE\tSTATE\tHEALTHY\tROLE\tPID\tUP\tRESTARTS\tADDRESS")
 	for _, i := range s.Instances {
 		pid, up, healthy := "-", "-", "-"
 		if i.PID > 0 {

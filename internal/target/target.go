@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trio-stack/trio/internal/db/cluster"
+	"github.com/trio-stack/trio/internal/db/repl"
 	"github.com/trio-stack/trio/internal/plan"
 	"github.com/trio-stack/trio/internal/stack"
 )
@@ -180,4 +182,44 @@ func HasTier(tiers []stack.Tier, t stack.Tier) bool {
 type Locker interface {
 	// Lock holds the stack for command until the returned func is called.
 	Lock(command string) (unlock func(), err error)
+}
+
+// Database is implemented by targets that administer the stack's MariaDB:
+// topology, switchover and failover, backups and restores, a shell.
+type Database interface {
+	// DBStatus reports every database node: role, positions, lag.
+	DBStatus(ctx context.Context, st *stack.Stack) (cluster.Topology, error)
+	// DBAction runs "switchover" (to a node, or "" for the best) or
+	// "failover".
+	DBAction(ctx context.Context, st *stack.Stack, action, to string) (cluster.Topology, error)
+	// Backup copies the database into a new directory and returns its
+	// manifest and path.
+	Backup(ctx context.Context, st *stack.Stack, opts BackupOptions, report Reporter) (repl.Manifest, string, error)
+	// Restore puts a backup in place, or with Verify checks it on a
+	// scratch server.
+	Restore(ctx context.Context, st *stack.Stack, dir string, opts RestoreOptions, report Reporter) (RestoreResult, error)
+	// Shell runs the mariadb client on the primary.
+	Shell(ctx context.Context, st *stack.Stack, args []string, stdin io.Reader, stdout, stderr io.Writer) error
+	// Dump writes a logical dump of the app's database.
+	Dump(ctx context.Context, st *stack.Stack, w io.Writer) error
+}
+
+// BackupOptions choose how and where to back up.
+type BackupOptions struct {
+	Logical bool   // mariadb-dump instead of mariadb-backup
+	Method  string // "physical" or "logical"; "" takes db.backup.method
+	Dir     string // below which the backup goes; "" takes db.backup.dir
+	Keep    int    // prune to this many backups afterwards; 0 keeps all
+}
+
+// RestoreOptions choose how to restore.
+type RestoreOptions struct {
+	Verify bool // restore into a scratch server and check, touching nothing
+}
+
+// RestoreResult says what a restore did.
+type RestoreResult struct {
+	Manifest   repl.Manifest    `json:"manifest"`
+	MovedAside []string         `json:"moved_aside,omitempty"`
+	Tables     map[string]int64 `json:"table_checksums,omitempty"` // with Verify
 }

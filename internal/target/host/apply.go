@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"debug/elf"
 	"encoding/hex"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -61,15 +63,74 @@ func (h *Host) Apply(ctx context.Context, p *target.Planned, report target.Repor
 	if err := h.prepare(ctx, st, pl, report); err != nil {
 		return err
 	}
+	// Nodes restarted on purpose are no failure: automatic failover waits
+	// until the plan is done (the controller is told again at the end).
+	if len(steps) > 0 {
+		_, _ = h.agent.DBAction(ctx, "pause", "")
+	}
 	for _, s := range steps {
 		if err := h.step(ctx, st, pl, s, report); err != nil {
+			_, _ = h.agent.DBAction(ctx, "resume", "")
 			return err
 		}
 	}
 	for _, c := range pl.configs {
 		h.prune(c.Instance.String())
 	}
+	if err := h.handOverCluster(ctx, st, pl); err != nil {
+		return err
+	}
+	if err := h.scheduleBackups(ctx, st); err != nil {
+		return err
+	}
 	return h.finishRelease(st, pl)
+}
+
+// scheduleBackups has the agent run `trio db backup` every db.backup.every.
+func (h *Host) scheduleBackups(ctx context.Context, st *stack.Stack) error {
+	b := st.DB.Backup
+	if !b.Every.Set || b.Every.Duration == 0 {
+		err := h.agent.RemoveJob(ctx, "backup")
+		if errors.Is(err, agent.ErrNoAgent) {
+			return nil
+		}
+		return err
+	}
+	return h.agent.SetJob(ctx, agent.Job{
+		Name:  "backup",
+		Every: agent.Duration(b.Every.Duration),
+		Args:  []string{"db", "backup", "-f", st.File, "--state", h.layout.State, "--keep", strconv.Itoa(b.Keep)},
+		Log:   filepath.Join(h.layout.Logs, "backup.log"),
+	})
+}
+
+// handOverCluster gives the agent's failover controller the cluster as
+// the plan left it, or ends it when there are no replicas any more.
+func (h *Host) handOverCluster(ctx context.Context, st *stack.Stack, pl *payload) error {
+	if st.DB.Replicas == 0 {
+		if err := h.agent.StopCluster(ctx); err != nil && !errors.Is(err, agent.ErrNoAgent) && !errors.Is(err, agent.ErrUnknown) {
+			return err
+		}
+		return nil
+	}
+	cfg, err := h.clusterConfig(st, pl.primary, pl.promotedAt)
+	if err != nil {
+		return err
+	}
+	if err := h.agent.SetCluster(ctx, cfg); err != nil {
+		return fmt.Errorf("start automatic failover: %w", err)
+	}
+	return h.writeTopology(topology{Primary: pl.primary.String(), PromotedAt: pl.promotedAt})
+}
+
+// withAdmin runs fn with an administrative connection to a db instance.
+func (h *Host) withAdmin(inst stack.Instance, fn func(*sql.DB) error) error {
+	conn, err := db.Admin(h.env.DBSocket(inst.Index))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return fn(conn)
 }
 
 // usesSecrets reports whether an instance reads private files: the app its
@@ -226,7 +287,7 @@ func (h *Host) do(ctx context.Context, st *stack.Stack, pl *payload, s plan.Step
 	case plan.Migrate:
 		return h.migrate(ctx, st, pl, s.Subject)
 	case plan.Password:
-		conn, err := db.Admin(h.env.DBSocket(0))
+		conn, err := db.Admin(h.env.DBSocket(pl.primary.Index))
 		if err != nil {
 			return err
 		}
@@ -279,8 +340,21 @@ func (h *Host) startInstance(ctx context.Context, st *stack.Stack, pl *payload, 
 	if err != nil {
 		return err
 	}
-	if name == "db-0" && (pl.hasStep(plan.Upgrade, name)) {
-		if err := h.upgradeDB(ctx); err != nil {
+	if inst, _ := stack.ParseInstance(name); inst.Tier == stack.TierDB {
+		switch {
+		case st.DB.Replicas > 0 && inst == pl.primary:
+			err = h.openPrimary(ctx, st, inst, pl)
+		case st.DB.Replicas > 0:
+			err = h.followPrimary(ctx, st, inst, pl.primary)
+		default:
+			err = h.withAdmin(inst, func(conn *sql.DB) error { return h.applyRestored(ctx, conn, inst) })
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if name == pl.primary.String() && (pl.hasStep(plan.Upgrade, name)) {
+		if err := h.upgradeDB(ctx, pl.primary.Index); err != nil {
 			return err
 		}
 	}
@@ -320,26 +394,27 @@ func (h *Host) reloadInstance(ctx context.Context, pl *payload, name string) err
 
 // migrate applies one script to the running primary.
 func (h *Host) migrate(ctx context.Context, st *stack.Stack, pl *payload, name string) error {
-	conn, err := db.Admin(h.env.DBSocket(0))
+	sock := h.env.DBSocket(pl.primary.Index)
+	conn, err := db.Admin(sock)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	for _, s := range pl.pending {
 		if s.Name == name {
-			return db.Apply(ctx, conn, h.env.DBSocket(0), st.DB.Database, s)
+			return db.Apply(ctx, conn, sock, st.DB.Database, s)
 		}
 	}
 	return fmt.Errorf("migration %s is not in the plan", name)
 }
 
 // upgradeDB runs mariadb-upgrade against the running server.
-func (h *Host) upgradeDB(ctx context.Context) error {
+func (h *Host) upgradeDB(ctx context.Context, i int) error {
 	u, err := db.AdminUser()
 	if err != nil {
 		return err
 	}
-	out, err := exec.CommandContext(ctx, h.programs.Upgrade, "--no-defaults", "--socket="+h.env.DBSocket(0), "--user="+u).CombinedOutput()
+	out, err := exec.CommandContext(ctx, h.programs.Upgrade, "--no-defaults", "--socket="+h.env.DBSocket(i), "--user="+u).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("mariadb-upgrade: %v:\n%s", err, indent(string(out)))
 	}

@@ -47,6 +47,16 @@ func (h *Host) initDB(ctx context.Context, st *stack.Stack, pl *payload, name st
 	if err := mkdir(staging, 0o700, h.users.DB); err != nil {
 		return err
 	}
+	if st.DB.Replicas > 0 && inst != pl.primary {
+		// A replica starts as a consistent copy of the primary, not empty.
+		if err := h.seedReplica(ctx, st, inst, pl.primary, staging, progress); err != nil {
+			return err
+		}
+		if err := os.Rename(staging, data); err != nil {
+			return fmt.Errorf("move the new replica into place: %w", err)
+		}
+		return fsutil.SyncDir(filepath.Dir(data))
+	}
 	conf := filepath.Join(h.confDir(name, pl.want[name]), "my.cnf")
 	logPath := filepath.Join(h.layout.Logs, name+".log")
 

@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"github.com/trio-stack/trio/internal/agent"
 	"github.com/trio-stack/trio/internal/apt"
 	"github.com/trio-stack/trio/internal/db"
+	"github.com/trio-stack/trio/internal/db/repl"
 	"github.com/trio-stack/trio/internal/plan"
 	"github.com/trio-stack/trio/internal/render"
 	"github.com/trio-stack/trio/internal/secrets"
@@ -39,6 +41,9 @@ type payload struct {
 	pending   []db.Script       // not yet applied on a running database
 	account   db.Account
 	oldHash   string // the password hash the account accepts now
+
+	primary    stack.Instance // the database primary
+	promotedAt repl.Position  // GTID position it was opened for writes at, when trio did it
 	// secretsErr says why credentials could not be read while planning.
 	secretsErr error
 	secretEnv  map[string]string // the app's credentials by variable name
@@ -55,7 +60,7 @@ type payload struct {
 // would do. It changes nothing on the host.
 func (h *Host) Plan(ctx context.Context, st *stack.Stack) (*target.Planned, error) {
 	pl := &payload{want: map[string]confSet{}, specs: map[string]agent.Spec{}}
-	in := plan.Input{DBTarget: "db-0"}
+	var in plan.Input
 	var notes []string
 	var err error
 
@@ -101,10 +106,17 @@ func (h *Host) Plan(ctx context.Context, st *stack.Stack) (*target.Planned, erro
 	if err := h.observeRelease(st, pl, &notes); err != nil {
 		return nil, err
 	}
+	pl.primary = h.primaryOf(st, status)
+	h.env.DBPrimary = pl.primary.Index
+	in.DBTarget = pl.primary.String()
 	pl.configs, err = render.Render(st, h.env)
 	if err != nil {
 		return nil, err
 	}
+	// The primary goes first: replicas are seeded from it and follow it.
+	slices.SortStableFunc(pl.configs, func(a, b render.Config) int {
+		return cmp.Compare(rank(a.Instance, pl.primary), rank(b.Instance, pl.primary))
+	})
 	pl.secrets, pl.secretEnv, err = h.secretFiles(st)
 	if err != nil {
 		if !errors.Is(err, target.ErrSecretUnavailable) {
@@ -128,7 +140,7 @@ func (h *Host) Plan(ctx context.Context, st *stack.Stack) (*target.Planned, erro
 			in.Removed = append(in.Removed, s.Name)
 		}
 	}
-	if err := h.observeDB(ctx, st, pl, &in, running["db-0"], &notes); err != nil {
+	if err := h.observeDB(ctx, st, pl, &in, &notes); err != nil {
 		return nil, err
 	}
 
@@ -291,7 +303,7 @@ func (h *Host) observeInstance(st *stack.Stack, c render.Config, pl *payload, ru
 		}
 	}
 	if c.Instance.Tier == stack.TierDB {
-		if err := h.observeDataDir(st, c.Instance, &f); err != nil {
+		if err := h.observeDataDir(st, c.Instance, pl, &f); err != nil {
 			return f, err
 		}
 	}
@@ -311,13 +323,26 @@ func (h *Host) checkPort(st *stack.Stack, inst stack.Instance) error {
 				return fmt.Errorf("%s cannot start: %v. Stop that program, or give HTTPS another port with tls.listen (%s)", inst, err, st.Pos("tls.listen"))
 			}
 		}
+		if st.DB.Replicas > 0 {
+			for _, p := range []struct {
+				port int
+				key  string
+			}{{st.DB.Port, "db.port"}, {st.DB.ReadPort, "db.read_port"}} {
+				if err := portFree(loopback(p.port)); err != nil {
+					return fmt.Errorf("%s cannot start: %v. Stop that program, or give the database endpoint another port with %s (%s)", inst, err, p.key, st.Pos(p.key))
+				}
+			}
+		}
 	case stack.TierWeb:
 		if st.LBEnabled() {
 			return nil // nginx listens on a unix socket behind HAProxy
 		}
 		addr, key = st.Web.Listen.AddrPort, "web.listen"
 	case stack.TierDB:
-		addr, key = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(st.DB.Port+inst.Index)), "db.port"
+		addr, key = loopback(st.DBInstancePort(inst.Index)), "db.port"
+		if st.DB.Replicas > 0 {
+			key = "db.instance_port"
+		}
 	default:
 		return nil
 	}
@@ -327,10 +352,29 @@ func (h *Host) checkPort(st *stack.Stack, inst stack.Instance) error {
 	return nil
 }
 
+func loopback(port int) netip.AddrPort {
+	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
+}
+
+// rank orders instances for a plan: tiers in start order, and within the
+// database tier the primary first.
+func rank(inst, primary stack.Instance) int {
+	r := int(inst.Tier)*100 + inst.Index + 1
+	if inst == primary {
+		r = int(inst.Tier) * 100
+	}
+	return r
+}
+
 // observeDataDir finds whether the database needs initialising, and checks
 // that an existing data directory suits this MariaDB.
-func (h *Host) observeDataDir(st *stack.Stack, inst stack.Instance, f *plan.InstanceFacts) error {
+func (h *Host) observeDataDir(st *stack.Stack, inst stack.Instance, pl *payload, f *plan.InstanceFacts) error {
 	data := h.env.DataDir(inst.Index)
+	if _, err := os.Stat(data); errors.Is(err, fs.ErrNotExist) && st.DB.Replicas > 0 && inst != pl.primary {
+		f.NeedsInit = true
+		f.InitCause = "new replica, copied from " + pl.primary.String() + " with mariadb-backup while it serves"
+		return nil
+	}
 	if _, err := os.Stat(data); errors.Is(err, fs.ErrNotExist) {
 		f.NeedsInit = true
 		f.InitCause = "new data directory"
@@ -389,7 +433,7 @@ func countMigrations(st *stack.Stack) int {
 
 // observeDB compares the database's accounts and scripts with trio.yaml,
 // when the primary is running; a stopped one is checked once started.
-func (h *Host) observeDB(ctx context.Context, st *stack.Stack, pl *payload, in *plan.Input, run agent.ServiceStatus, notes *[]string) error {
+func (h *Host) observeDB(ctx context.Context, st *stack.Stack, pl *payload, in *plan.Input, notes *[]string) error {
 	var err error
 	pl.scripts, err = db.Scripts(pathOr(st, st.DB.Schema), pathOr(st, st.DB.Migrations))
 	if err != nil {
@@ -409,11 +453,11 @@ func (h *Host) observeDB(ctx context.Context, st *stack.Stack, pl *payload, in *
 		return err
 	}
 	for _, f := range in.Instances {
-		if f.Name == "db-0" && (f.NeedsInit || !f.Running) {
+		if f.Name == pl.primary.String() && (f.NeedsInit || !f.Running) {
 			return nil
 		}
 	}
-	conn, err := db.Admin(h.env.DBSocket(0))
+	conn, err := db.Admin(h.env.DBSocket(pl.primary.Index))
 	if err != nil {
 		return err
 	}
@@ -422,7 +466,7 @@ func (h *Host) observeDB(ctx context.Context, st *stack.Stack, pl *payload, in *
 	if err != nil {
 		return err
 	}
-	pl.pending, err = db.Pending(pl.scripts, applied, h.env.DBSocket(0), st.DB.Database)
+	pl.pending, err = db.Pending(pl.scripts, applied, h.env.DBSocket(pl.primary.Index), st.DB.Database)
 	if err != nil {
 		return err
 	}

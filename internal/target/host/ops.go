@@ -120,11 +120,20 @@ func (h *Host) edgeStatus(ctx context.Context, out *target.Status) {
 			if s.Check != "" && s.Status.String() != "UP" {
 				v += " (" + s.Check + ")"
 			}
-			view[s.Name] = v
+			view[s.Name] = "lb:" + v
 		}
 	}
 	for i := range out.Instances {
 		out.Instances[i].LB = view[out.Instances[i].Name]
+	}
+	if t, err := h.agent.DBStatus(ctx); err == nil {
+		for _, n := range t.Nodes {
+			for i := range out.Instances {
+				if out.Instances[i].Name == n.Name {
+					out.Instances[i].LB = n.Role.String()
+				}
+			}
+		}
 	}
 	if n, err := c.Counters(ctx); err == nil {
 		out.Edge = map[string]int64{
@@ -150,13 +159,26 @@ func (h *Host) address(st *stack.Stack, inst stack.Instance) string {
 	case stack.TierApp:
 		return "unix:" + h.env.AppSocket(inst.Index)
 	}
-	return fmt.Sprintf("127.0.0.1:%d", st.DB.Port+inst.Index)
+	return fmt.Sprintf("127.0.0.1:%d", st.DBInstancePort(inst.Index))
 }
 
 // Down stops every instance through the agent, which then exits. Data
 // stays unless volumes; credentials leave tmpfs either way.
 func (h *Host) Down(ctx context.Context, st *stack.Stack, volumes bool, report target.Reporter) error {
-	_, err := h.agent.Ping(ctx)
+	status, err := h.agent.Ping(ctx)
+	if errors.Is(err, agent.ErrNoAgent) {
+		status, _ = agent.Offline(h.layout.Run)
+	}
+	if status.DBPrimary != "" {
+		// Who is primary must outlive the agent's snapshot, which goes now.
+		t := h.readTopology()
+		if t.Primary != status.DBPrimary {
+			t = topology{Primary: status.DBPrimary}
+		}
+		if err := h.writeTopology(t); err != nil {
+			return err
+		}
+	}
 	if errors.Is(err, agent.ErrNoAgent) && h.hasSnapshot() {
 		// An agent died and left processes: a new one adopts them, so
 		// they can be stopped in order.

@@ -51,7 +51,9 @@ func (h *Host) spec(st *stack.Stack, inst stack.Instance) agent.Spec {
 	case stack.TierLB:
 		p := haproxy.MasterWorker(h.programs.HAProxy, filepath.Join(confDir, "haproxy.cfg"))
 		s.Path, s.Args = p.Path, p.Args
-		s.Ready = agent.Check{Network: "tcp", Address: st.Web.Listen.String()}
+		// The admin socket answers once a worker runs with its listeners;
+		// probing the public port would count as a bad request there.
+		s.Ready = agent.Check{Network: "unix", Address: env.LBSocket(inst.Index)}
 		// SIGUSR2 makes the master start new workers with the new config and
 		// lets the old ones finish; SIGUSR1 is the graceful stop.
 		s.ReloadSignal, s.StopSignal = "USR2", "USR1"
