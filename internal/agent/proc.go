@@ -5,43 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/trio-stack/trio/internal/procfs"
+
 	"golang.org/x/sys/unix"
 )
 
-// procInfo is what /proc says about a process.
-type procInfo struct {
-	State byte   // R, S, D, Z, ...
-	PPID  int    //
-	Start uint64 // start time in clock ticks after boot: with the pid, an identity
-}
-
-// readProc reads /proc/PID/stat. A pid alone can be reused after the
-// process ends; pid plus start time cannot.
-func readProc(pid int) (procInfo, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return procInfo{}, err
-	}
-	// The command name may hold spaces and parentheses; fields resume after
-	// the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return procInfo{}, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return procInfo{}, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	start, _ := strconv.ParseUint(f[19], 10, 64)
-	return procInfo{State: f[0][0], PPID: ppid, Start: start}, nil
-}
+// readProc reads /proc/PID/stat.
+func readProc(pid int) (procfs.Stat, error) { return procfs.ReadStat(pid) }
 
 // alive reports whether pid is still the process that started at start.
 func alive(pid int, start uint64) bool {
@@ -61,21 +36,8 @@ func cmdline(pid int) string {
 	return strings.TrimSpace(string(bytes.ReplaceAll(b, []byte{0}, []byte{' '})))
 }
 
-// children lists the pids whose parent is pid.
-func children(pid int) map[int]bool {
-	out := map[int]bool{}
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		child, err := strconv.Atoi(filepath.Base(d))
-		if err != nil {
-			continue
-		}
-		if p, err := readProc(child); err == nil && p.PPID == pid && p.State != 'Z' {
-			out[child] = true
-		}
-	}
-	return out
-}
+// children lists the live pids whose parent is pid.
+func children(pid int) map[int]bool { return procfs.Children(pid) }
 
 // waitExit blocks until a process that is not our child ends, using a
 // pidfd, which becomes readable when the process exits.

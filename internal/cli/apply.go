@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -67,7 +66,7 @@ type applyResult struct {
 // runApply plans and applies; up adds installing and waiting for health.
 func runApply(ctx context.Context, o *applyOptions, up bool) (*applyResult, error) {
 	start := time.Now()
-	asJSON, err := o.json()
+	asJSON, log, err := o.jsonAndLog()
 	if err != nil {
 		return nil, err
 	}
@@ -92,10 +91,6 @@ func runApply(ctx context.Context, o *applyOptions, up bool) (*applyResult, erro
 		return nil, err
 	}
 	res := &applyResult{Stack: st.Name, Plan: p.Plan}
-	log := o.stdout
-	if asJSON {
-		log = o.stderr
-	}
 	fmt.Fprint(log, p.Plan.String())
 	if o.dryRun {
 		return res, printResult(o.globals, res, asJSON)
@@ -121,9 +116,7 @@ func printResult(g *globals, res *applyResult, asJSON bool) error {
 	if !asJSON {
 		return nil
 	}
-	enc := json.NewEncoder(g.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(res)
+	return printJSON(g.stdout, res)
 }
 
 // waitHealthy polls the app's health path through nginx until it answers

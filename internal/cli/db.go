@@ -42,6 +42,16 @@ func (g *globals) database(ctx context.Context) (*stack.Stack, target.Database, 
 	return st, d, nil
 }
 
+// jsonAndLog says whether -o json is on, and where progress goes: to
+// standard error then, so standard output holds nothing but the JSON.
+func (g *globals) jsonAndLog() (bool, io.Writer, error) {
+	asJSON, err := g.json()
+	if asJSON {
+		return true, g.stderr, err
+	}
+	return false, g.stdout, err
+}
+
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -189,17 +199,13 @@ new directory below db.backup.dir holding the compressed copy and
 manifest.json (time, GTID position, sha256 of every file).`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			asJSON, err := g.json()
+			asJSON, log, err := g.jsonAndLog()
 			if err != nil {
 				return err
 			}
 			st, d, err := g.database(c.Context())
 			if err != nil {
 				return err
-			}
-			log := g.stdout
-			if asJSON {
-				log = g.stderr
 			}
 			m, dir, err := d.Backup(c.Context(), st, opts, newProgress(log).report)
 			if err != nil {
@@ -243,17 +249,13 @@ server, started, and every table of the app is checksummed.`,
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			asJSON, err := g.json()
+			asJSON, log, err := g.jsonAndLog()
 			if err != nil {
 				return err
 			}
 			st, d, err := g.database(c.Context())
 			if err != nil {
 				return err
-			}
-			log := g.stdout
-			if asJSON {
-				log = g.stderr
 			}
 			res, err := d.Restore(c.Context(), st, args[0], opts, newProgress(log).report)
 			if err != nil {

@@ -269,18 +269,28 @@ func (h *Host) verifyBackup(ctx context.Context, st *stack.Stack, dir string, m 
 	return repl.TableChecksums(ctx, conn, st.DB.Database)
 }
 
-// Shell runs the mariadb client on the primary, as the administrator.
-func (h *Host) Shell(ctx context.Context, st *stack.Stack, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+// primaryLogin is how the mariadb client programs reach the running
+// primary as the administrator.
+func (h *Host) primaryLogin(ctx context.Context, st *stack.Stack) ([]string, error) {
 	status, err := h.running(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	u, err := db.AdminUser()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	primary := h.primaryOf(st, status)
-	argv := append([]string{"--socket=" + h.env.DBSocket(primary.Index), "--user=" + u, st.DB.Database}, args...)
+	return []string{"--socket=" + h.env.DBSocket(primary.Index), "--user=" + u}, nil
+}
+
+// Shell runs the mariadb client on the primary, as the administrator.
+func (h *Host) Shell(ctx context.Context, st *stack.Stack, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	login, err := h.primaryLogin(ctx, st)
+	if err != nil {
+		return err
+	}
+	argv := append(append(login, st.DB.Database), args...)
 	cmd := exec.CommandContext(ctx, "mariadb", argv...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	return cmd.Run()
@@ -288,18 +298,13 @@ func (h *Host) Shell(ctx context.Context, st *stack.Stack, args []string, stdin 
 
 // Dump writes a logical dump of the app's database to w.
 func (h *Host) Dump(ctx context.Context, st *stack.Stack, w io.Writer) error {
-	status, err := h.running(ctx)
+	login, err := h.primaryLogin(ctx, st)
 	if err != nil {
 		return err
 	}
-	u, err := db.AdminUser()
-	if err != nil {
-		return err
-	}
-	primary := h.primaryOf(st, status)
 	var stderr strings.Builder
-	cmd := exec.CommandContext(ctx, "mariadb-dump", "--socket="+h.env.DBSocket(primary.Index), "--user="+u,
-		"--single-transaction", "--routines", "--triggers", "--events", "--databases", st.DB.Database)
+	cmd := exec.CommandContext(ctx, "mariadb-dump", append(login,
+		"--single-transaction", "--routines", "--triggers", "--events", "--databases", st.DB.Database)...)
 	cmd.Stdout, cmd.Stderr = w, &stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("mariadb-dump: %v: %s", err, strings.TrimSpace(stderr.String()))

@@ -35,6 +35,8 @@ type Host struct {
 	env      render.Env
 	programs Programs
 	agent    *agent.Client
+	// ours are the pids of the stack's own processes, found while planning.
+	ours map[int]bool
 }
 
 var (

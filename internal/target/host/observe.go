@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/trio-stack/trio/internal/procfs"
+
 	"github.com/trio-stack/trio/internal/agent"
 	"github.com/trio-stack/trio/internal/apt"
 	"github.com/trio-stack/trio/internal/db"
@@ -99,8 +101,15 @@ func (h *Host) Plan(ctx context.Context, st *stack.Stack) (*target.Planned, erro
 	}
 	in.Agent.WantVersion = h.opts.Version
 	running := map[string]agent.ServiceStatus{}
+	h.ours = map[int]bool{}
 	for _, s := range status.Services {
 		running[s.Name] = s
+		if s.PID > 0 {
+			h.ours[s.PID] = true
+			for c := range procfs.Children(s.PID) {
+				h.ours[c] = true // workers hold the listeners too
+			}
+		}
 	}
 
 	if err := h.observeRelease(st, pl, &notes); err != nil {
@@ -164,8 +173,28 @@ func (h *Host) observePackages(ctx context.Context, st *stack.Stack, pl *payload
 	case err != nil:
 		return err
 	default:
+		// A component trio.yaml now needs for the first time (HAProxy, once
+		// there is something to balance) is pinned and added; a changed
+		// version is a decision `trio lock` makes.
+		missing := map[apt.Component]string{}
+		for c, v := range want {
+			if _, ok := lock.Components[c]; !ok {
+				missing[c] = v
+			}
+		}
+		if len(missing) > 0 {
+			more, err := apt.Resolve(ctx, missing)
+			if err != nil {
+				return err
+			}
+			for c, cl := range more.Components {
+				lock.Components[c] = cl
+				*notes = append(*notes, fmt.Sprintf("%s gains %s %s, which trio.yaml now needs", apt.LockFile, c, cl.Prefix))
+			}
+			pl.writeLock = true
+		}
 		if err := lock.Matches(want); err != nil {
-			return fmt.Errorf("%w; run `trio lock` to pin builds for the versions trio.yaml asks for", err)
+			return err
 		}
 	}
 	pl.lock = lock
@@ -319,7 +348,7 @@ func (h *Host) checkPort(st *stack.Stack, inst stack.Instance) error {
 	case stack.TierLB:
 		addr, key = st.Web.Listen.AddrPort, "web.listen"
 		if st.TLS != nil {
-			if err := portFree(st.TLS.Listen.AddrPort); err != nil {
+			if err := portFree(st.TLS.Listen.AddrPort, h.ours); err != nil {
 				return fmt.Errorf("%s cannot start: %v. Stop that program, or give HTTPS another port with tls.listen (%s)", inst, err, st.Pos("tls.listen"))
 			}
 		}
@@ -328,7 +357,7 @@ func (h *Host) checkPort(st *stack.Stack, inst stack.Instance) error {
 				port int
 				key  string
 			}{{st.DB.Port, "db.port"}, {st.DB.ReadPort, "db.read_port"}} {
-				if err := portFree(loopback(p.port)); err != nil {
+				if err := portFree(loopback(p.port), h.ours); err != nil {
 					return fmt.Errorf("%s cannot start: %v. Stop that program, or give the database endpoint another port with %s (%s)", inst, err, p.key, st.Pos(p.key))
 				}
 			}
@@ -346,7 +375,7 @@ func (h *Host) checkPort(st *stack.Stack, inst stack.Instance) error {
 	default:
 		return nil
 	}
-	if err := portFree(addr); err != nil {
+	if err := portFree(addr, h.ours); err != nil {
 		return fmt.Errorf("%s cannot start: %v. Stop that program, or give this stack another port with %s (%s)", inst, err, key, st.Pos(key))
 	}
 	return nil

@@ -11,14 +11,18 @@ import (
 	"strings"
 )
 
-// portFree reports whether addr can be bound now. When it cannot, the
-// error names the program holding it, if /proc tells.
-func portFree(addr netip.AddrPort) error {
+// portFree reports whether addr can be bound now, or is held by one of
+// ours: the stack's own processes, which the plan moves off it first. When
+// it cannot, the error names the program holding it, if /proc tells.
+func portFree(addr netip.AddrPort, ours map[int]bool) error {
 	ln, err := net.Listen("tcp", addr.String())
 	if err == nil {
 		return ln.Close()
 	}
-	if owner := portOwner(addr.Port()); owner != "" {
+	if pid, owner := portOwner(addr.Port()); owner != "" {
+		if ours[pid] {
+			return nil
+		}
 		return fmt.Errorf("%s is in use by %s", addr, owner)
 	}
 	return fmt.Errorf("%s cannot be bound: %v", addr, err)
@@ -26,7 +30,7 @@ func portFree(addr netip.AddrPort) error {
 
 // portOwner finds the process listening on a TCP port, via the socket's
 // inode in /proc/net/tcp{,6} and the fds that point at it.
-func portOwner(port uint16) string {
+func portOwner(port uint16) (int, string) {
 	inodes := map[string]bool{}
 	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		fh, err := os.Open(f)
@@ -49,7 +53,7 @@ func portOwner(port uint16) string {
 		fh.Close()
 	}
 	if len(inodes) == 0 {
-		return ""
+		return 0, ""
 	}
 	procs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, p := range procs {
@@ -57,11 +61,11 @@ func portOwner(port uint16) string {
 		for _, fd := range fds {
 			if target, err := os.Readlink(filepath.Join(p, "fd", fd.Name())); err == nil && inodes[target] {
 				pid, _ := strconv.Atoi(filepath.Base(p))
-				return fmt.Sprintf("pid %d (%s)", pid, commandOf(pid))
+				return pid, fmt.Sprintf("pid %d (%s)", pid, commandOf(pid))
 			}
 		}
 	}
-	return "another process"
+	return 0, "another process"
 }
 
 func commandOf(pid int) string {
