@@ -35,8 +35,9 @@ type Host struct {
 	env      render.Env
 	programs Programs
 	agent    *agent.Client
-	// ours are the pids of the stack's own processes, found while planning.
-	ours map[int]bool
+	// ours tells whether a pid is one of the stack's own processes (set
+	// while planning, asked only when a port is taken).
+	ours func(pid int) bool
 }
 
 var (

@@ -101,15 +101,17 @@ func (h *Host) Plan(ctx context.Context, st *stack.Stack) (*target.Planned, erro
 	}
 	in.Agent.WantVersion = h.opts.Version
 	running := map[string]agent.ServiceStatus{}
-	h.ours = map[int]bool{}
-	for _, s := range status.Services {
-		running[s.Name] = s
-		if s.PID > 0 {
-			h.ours[s.PID] = true
-			for c := range procfs.Children(s.PID) {
-				h.ours[c] = true // workers hold the listeners too
+	h.ours = func(pid int) bool {
+		for _, s := range status.Services {
+			// Workers hold the listeners too.
+			if s.PID > 0 && (pid == s.PID || procfs.Children(s.PID)[pid]) {
+				return true
 			}
 		}
+		return false
+	}
+	for _, s := range status.Services {
+		running[s.Name] = s
 	}
 
 	if err := h.observeRelease(st, pl, &notes); err != nil {
