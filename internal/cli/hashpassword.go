@@ -2,19 +2,14 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/trio-stack/trio/internal/secrets"
 )
@@ -165,96 +160,16 @@ func readHashPassword(ctx context.Context, stdin io.Reader, confirm bool) ([]byt
 // Prompts go to the terminal itself, as getpass does, so they show even
 // when stderr is redirected.
 func promptTerminalPassword(ctx context.Context, path string, confirm bool) ([]byte, error) {
-	// A terminal opened by name is in Go's poller, so a read deadline can
-	// end a pending read when the prompt is interrupted.
-	tty, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open terminal: %w", err)
+	again := ""
+	if confirm {
+		again = "Confirm password: "
 	}
-	defer tty.Close()
-	in := bufio.NewReader(tty)
-	pw, err := promptNoEcho(ctx, tty, in, "Password: ")
-	if err != nil || !confirm || len(pw) == 0 {
-		return pw, err
-	}
-	again, err := promptNoEcho(ctx, tty, in, "Confirm password: ")
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.Equal(pw, again) {
+	pw, err := secrets.PromptPassword(ctx, path, "Password: ", again)
+	if errors.Is(err, secrets.ErrPasswordMismatch) {
 		return nil, errPasswordsDiffer
 	}
-	return pw, nil
+	return pw, err
 }
 
 // errPasswordsDiffer means the two typed passwords differ.
 var errPasswordsDiffer = errors.New("the two passwords differ; type the same password twice")
-
-// promptNoEcho turns echo off, then writes prompt and reads one line, so
-// that nothing typed after the prompt appears is echoed. Ctrl-C or ctx
-// restore the terminal and end the read, so the user is never left typing
-// blind.
-func promptNoEcho(ctx context.Context, tty *os.File, in *bufio.Reader, prompt string) ([]byte, error) {
-	saved, err := ttyTermios(tty, nil)
-	if err != nil {
-		return nil, fmt.Errorf("read terminal settings: %w", err)
-	}
-	quiet := *saved
-	quiet.Lflag &^= unix.ECHO
-	quiet.Lflag |= unix.ICANON | unix.ISIG
-	if _, err := ttyTermios(tty, &quiet); err != nil {
-		return nil, fmt.Errorf("turn off terminal echo: %w", err)
-	}
-	defer ttyTermios(tty, saved)
-	if _, err := tty.WriteString(prompt); err != nil {
-		return nil, fmt.Errorf("write prompt: %w", err)
-	}
-	defer tty.WriteString("\n") // the user's Enter was not echoed
-
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	type result struct {
-		line []byte
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		line, err := in.ReadBytes('\n')
-		done <- result{line, err}
-	}()
-	select {
-	case r := <-done:
-		if r.err != nil && len(r.line) == 0 {
-			return nil, fmt.Errorf("read password: %w", r.err)
-		}
-		return trimFinalLineBreak(r.line), nil
-	case <-sigs:
-	case <-ctx.Done():
-	}
-	tty.SetReadDeadline(time.Now())
-	<-done
-	return nil, errors.New("password prompt interrupted; run the command again to retry")
-}
-
-// ttyTermios reads the terminal settings of tty, or first sets them to set
-// when it is not nil. It goes through SyscallConn because tty.Fd would take
-// the file out of the poller and disable deadlines.
-func ttyTermios(tty *os.File, set *unix.Termios) (*unix.Termios, error) {
-	rc, err := tty.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var t *unix.Termios
-	var ioctlErr error
-	if err := rc.Control(func(fd uintptr) {
-		if set != nil {
-			ioctlErr = unix.IoctlSetTermios(int(fd), unix.TCSETS, set)
-			return
-		}
-		t, ioctlErr = unix.IoctlGetTermios(int(fd), unix.TCGETS)
-	}); err != nil {
-		return nil, err
-	}
-	return t, ioctlErr
-}

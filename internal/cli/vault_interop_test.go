@@ -8,62 +8,15 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/trio-stack/trio/internal/secrets/secretstest"
 )
-
-// requireInteropTool returns the path of a program the test runs, skipping
-// (locally) or failing (in CI) with the command that installs it.
-func requireInteropTool(t testing.TB, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	msg := name + " not found; install it with: apt-get install -y " + pkg
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s", msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-// interopTool returns a runner for a program that fails the test when the
-// program fails. Ansible programs get a private HOME and no inherited
-// ANSIBLE_* settings, so the user's configuration cannot leak in.
-func interopTool(t testing.TB, name, pkg string) func(stdin []byte, args ...string) []byte {
-	t.Helper()
-	path := requireInteropTool(t, name, pkg)
-	home := t.TempDir()
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ANSIBLE_") && !strings.HasPrefix(kv, "HOME=") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "HOME="+home, "ANSIBLE_LOCAL_TEMP="+filepath.Join(home, "tmp"), "ANSIBLE_NOCOLOR=1")
-	return func(stdin []byte, args ...string) []byte {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, path, args...)
-		cmd.Env, cmd.Dir = env, home
-		cmd.Stdin = bytes.NewReader(stdin)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("%s %q: %v\n%s%s", name, args, err, stdout.Bytes(), stderr.Bytes())
-		}
-		return stdout.Bytes()
-	}
-}
 
 // trio runs trio through Main and fails the test if it fails.
 func trio(t testing.TB, stdin string, args ...string) string {
@@ -80,15 +33,15 @@ const interopVaultText = "db_password: s3cret\napp_key: \"ключ: 🔑\"\n# co
 
 func TestVaultInterop_AnsibleEncryptTrioView(t *testing.T) {
 	cleanVaultEnv(t)
-	ansibleVault := interopTool(t, "ansible-vault", "ansible-core")
+	ansibleVault := secretstest.Tool(t, "ansible-vault", "ansible-core")
 	dir := t.TempDir()
-	pw := writeVaultTestFile(t, dir, "pw", []byte(vaultTestPassword+"\n"), 0o600)
+	pw := secretstest.WriteFile(t, dir, "pw", []byte(vaultTestPassword+"\n"), 0o600)
 	for _, tt := range []struct{ label, flag string }{
 		{"", "--vault-password-file=" + pw},
 		{"prod", "--vault-id=prod@" + pw},
 	} {
 		t.Run("label="+tt.label, func(t *testing.T) {
-			file := writeVaultTestFile(t, dir, "a"+tt.label+".yml", []byte(interopVaultText), 0o600)
+			file := secretstest.WriteFile(t, dir, "a"+tt.label+".yml", []byte(interopVaultText), 0o600)
 			ansibleVault(nil, "encrypt", tt.flag, file)
 			if got := trio(t, "", "vault", "view", "--vault-password-file", pw, file); got != interopVaultText {
 				t.Errorf("trio vault view = %q, want %q", got, interopVaultText)
@@ -103,10 +56,10 @@ func TestVaultInterop_AnsibleEncryptTrioView(t *testing.T) {
 
 func TestVaultInterop_TrioCreateAndEncryptAnsibleView(t *testing.T) {
 	cleanVaultEnv(t)
-	ansibleVault := interopTool(t, "ansible-vault", "ansible-core")
+	ansibleVault := secretstest.Tool(t, "ansible-vault", "ansible-core")
 	dir := t.TempDir()
-	pw := writeVaultTestFile(t, dir, "pw", []byte(vaultTestPassword+"\n"), 0o600)
-	t.Setenv("EDITOR", writeVaultTestFile(t, dir, "ed.sh",
+	pw := secretstest.WriteFile(t, dir, "pw", []byte(vaultTestPassword+"\n"), 0o600)
+	t.Setenv("EDITOR", secretstest.WriteFile(t, dir, "ed.sh",
 		[]byte("#!/bin/sh\nprintf 'db_password: s3cret\\n' > \"$1\"\n"), 0o755))
 
 	t.Run("create", func(t *testing.T) {
@@ -125,7 +78,7 @@ func TestVaultInterop_TrioCreateAndEncryptAnsibleView(t *testing.T) {
 		}
 	})
 	t.Run("encrypt", func(t *testing.T) {
-		file := writeVaultTestFile(t, dir, "enc.yml", []byte(interopVaultText), 0o600)
+		file := secretstest.WriteFile(t, dir, "enc.yml", []byte(interopVaultText), 0o600)
 		trio(t, "", "vault", "encrypt", "--vault-password-file", pw, "--vault-id", "prod", file)
 		if got := ansibleVault(nil, "decrypt", "--vault-id=prod@"+pw, "--output=-", file); string(got) != interopVaultText {
 			t.Errorf("ansible-vault decrypt = %q, want %q", got, interopVaultText)
@@ -139,11 +92,11 @@ func TestVaultInterop_TrioCreateAndEncryptAnsibleView(t *testing.T) {
 
 func TestVaultInterop_EditKeepsAnsibleReading(t *testing.T) {
 	cleanVaultEnv(t)
-	ansibleVault := interopTool(t, "ansible-vault", "ansible-core")
+	ansibleVault := secretstest.Tool(t, "ansible-vault", "ansible-core")
 	dir := t.TempDir()
-	pw := writeVaultTestFile(t, dir, "pw", []byte(vaultTestPassword+"\n"), 0o600)
-	t.Setenv("EDITOR", writeVaultTestFile(t, dir, "ed.sh", []byte("#!/bin/sh\necho 'added: yes' >> \"$1\"\n"), 0o755))
-	file := writeVaultTestFile(t, dir, "s.yml", []byte("db_password: s3cret\n"), 0o600)
+	pw := secretstest.WriteFile(t, dir, "pw", []byte(vaultTestPassword+"\n"), 0o600)
+	t.Setenv("EDITOR", secretstest.WriteFile(t, dir, "ed.sh", []byte("#!/bin/sh\necho 'added: yes' >> \"$1\"\n"), 0o755))
+	file := secretstest.WriteFile(t, dir, "s.yml", []byte("db_password: s3cret\n"), 0o600)
 	ansibleVault(nil, "encrypt", "--vault-id=prod@"+pw, file)
 
 	trio(t, "", "vault", "edit", "--vault-password-file", pw, file)
@@ -158,12 +111,12 @@ func TestVaultInterop_EditKeepsAnsibleReading(t *testing.T) {
 
 func TestVaultInterop_Rekey(t *testing.T) {
 	cleanVaultEnv(t)
-	ansibleVault := interopTool(t, "ansible-vault", "ansible-core")
+	ansibleVault := secretstest.Tool(t, "ansible-vault", "ansible-core")
 	dir := t.TempDir()
-	oldPW := writeVaultTestFile(t, dir, "old", []byte(vaultTestPassword+"\n"), 0o600)
-	newPW := writeVaultTestFile(t, dir, "new", []byte("a new password\n"), 0o600)
-	a := writeVaultTestFile(t, dir, "a.yml", []byte(interopVaultText), 0o600)
-	b := writeVaultTestFile(t, dir, "b.yml", []byte("x: 1\n"), 0o600)
+	oldPW := secretstest.WriteFile(t, dir, "old", []byte(vaultTestPassword+"\n"), 0o600)
+	newPW := secretstest.WriteFile(t, dir, "new", []byte("a new password\n"), 0o600)
+	a := secretstest.WriteFile(t, dir, "a.yml", []byte(interopVaultText), 0o600)
+	b := secretstest.WriteFile(t, dir, "b.yml", []byte("x: 1\n"), 0o600)
 	ansibleVault(nil, "encrypt", "--vault-password-file="+oldPW, a)
 	ansibleVault(nil, "encrypt", "--vault-id=prod@"+oldPW, b)
 
@@ -186,10 +139,10 @@ func TestVaultInterop_Rekey(t *testing.T) {
 
 func TestVaultInterop_EncryptString(t *testing.T) {
 	cleanVaultEnv(t)
-	ansibleVault := interopTool(t, "ansible-vault", "ansible-core")
-	ansible := interopTool(t, "ansible", "ansible-core")
+	ansibleVault := secretstest.Tool(t, "ansible-vault", "ansible-core")
+	ansible := secretstest.Tool(t, "ansible", "ansible-core")
 	dir := t.TempDir()
-	pw := writeVaultTestFile(t, dir, "pw", []byte(vaultTestPassword+"\n"), 0o600)
+	pw := secretstest.WriteFile(t, dir, "pw", []byte(vaultTestPassword+"\n"), 0o600)
 	snippet := trio(t, "s3 cret: ü\n", "vault", "encrypt-string", "--vault-password-file", pw, "--name", "db_password")
 
 	// The block under `name: !vault |`, de-indented, is a vault file.
@@ -203,13 +156,13 @@ func TestVaultInterop_EncryptString(t *testing.T) {
 		}
 		block.WriteString(strings.TrimPrefix(line, strings.Repeat(" ", 10)) + "\n")
 	}
-	file := writeVaultTestFile(t, dir, "value.vault", []byte(block.String()), 0o600)
+	file := secretstest.WriteFile(t, dir, "value.vault", []byte(block.String()), 0o600)
 	if got := ansibleVault(nil, "decrypt", "--vault-password-file="+pw, "--output=-", file); string(got) != "s3 cret: ü" {
 		t.Errorf("ansible-vault decrypt of the block = %q, want %q", got, "s3 cret: ü")
 	}
 
 	// Ansible reads the snippet as a variable.
-	vars := writeVaultTestFile(t, dir, "vars.yml", []byte("plain: p\n"+snippet), 0o600)
+	vars := secretstest.WriteFile(t, dir, "vars.yml", []byte("plain: p\n"+snippet), 0o600)
 	out := ansible(nil, "localhost", "-c", "local", "-i", "localhost,", "-m", "debug",
 		"-a", "var=db_password", "-e", "@"+vars, "--vault-password-file="+pw)
 	_, js, ok := bytes.Cut(out, []byte("=> "))
@@ -220,7 +173,7 @@ func TestVaultInterop_EncryptString(t *testing.T) {
 }
 
 func TestHashPasswordInterop_Mkpasswd(t *testing.T) {
-	mkpasswd := interopTool(t, "mkpasswd", "whois")
+	mkpasswd := secretstest.Tool(t, "mkpasswd", "whois")
 	for _, c := range []struct {
 		password, salt string
 		rounds         int
@@ -249,7 +202,7 @@ func TestHashPasswordInterop_Mkpasswd(t *testing.T) {
 }
 
 func TestHashPasswordInterop_CryptVerifies(t *testing.T) {
-	perl := interopTool(t, "perl", "perl-base")
+	perl := secretstest.Tool(t, "perl", "perl-base")
 	for _, rounds := range []string{"", "3000"} {
 		args := []string{"hash-password"}
 		if rounds != "" {

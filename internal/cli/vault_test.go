@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/trio-stack/trio/internal/secrets"
+	"github.com/trio-stack/trio/internal/secrets/secretstest"
 )
 
 // vaultTestPassword is the password of the vaults these tests write.
@@ -27,7 +27,7 @@ const vaultTestPassword = "trio-test-password"
 func mainWithStdin(t testing.TB, stdin *os.File, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	if stdin == nil {
-		f, err := os.Open(writeVaultTestFile(t, t.TempDir(), "empty-stdin", nil, 0o600))
+		f, err := os.Open(secretstest.WriteFile(t, t.TempDir(), "empty-stdin", nil, 0o600))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,7 +45,7 @@ func mainWithStdin(t testing.TB, stdin *os.File, args ...string) (code int, stdo
 // stdinFrom returns an open file holding data, to pass as standard input.
 func stdinFrom(t testing.TB, data string) *os.File {
 	t.Helper()
-	f, err := os.Open(writeVaultTestFile(t, t.TempDir(), "stdin", []byte(data), 0o600))
+	f, err := os.Open(secretstest.WriteFile(t, t.TempDir(), "stdin", []byte(data), 0o600))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,63 +61,17 @@ func cleanVaultEnv(t *testing.T) {
 	}
 }
 
-// writeVaultTestFile writes data to name in dir with perm and returns the path.
-func writeVaultTestFile(t testing.TB, dir, name string, data []byte, perm os.FileMode) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, data, perm); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, perm); err != nil { // umask may have cut bits
-		t.Fatal(err)
-	}
-	return path
-}
-
 // openTestPTY returns the controlling side of a new pseudo-terminal and its
 // terminal side, opened as a program's standard input would be.
 func openTestPTY(t testing.TB) (ptmx, tty *os.File) {
 	t.Helper()
-	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	t.Cleanup(func() { ptmx.Close() })
-	rc, err := ptmx.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	var ioctlErr error
-	err = rc.Control(func(fd uintptr) {
-		if ioctlErr = unix.IoctlSetPointerInt(int(fd), unix.TIOCSPTLCK, 0); ioctlErr == nil {
-			n, ioctlErr = unix.IoctlGetInt(int(fd), unix.TIOCGPTN)
-		}
-	})
-	if err != nil || ioctlErr != nil {
-		t.Fatalf("set up pty: %v %v", err, ioctlErr)
-	}
-	tty, err = os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	ptmx, path := secretstest.OpenPTY(t)
+	tty, err := os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tty.Close() })
 	return ptmx, tty
-}
-
-// readPTYUntil reads the terminal's output until want has appeared, and
-// returns what it read.
-func readPTYUntil(t testing.TB, r *bufio.Reader, want string) string {
-	t.Helper()
-	var seen strings.Builder
-	for !strings.Contains(seen.String(), want) {
-		b, err := r.ReadByte()
-		if err != nil {
-			t.Fatalf("waiting for %q, saw %q: %v", want, seen.String(), err)
-		}
-		seen.WriteByte(b)
-	}
-	return seen.String()
 }
 
 // mainResult is what Main returned in a goroutine.
@@ -155,14 +109,14 @@ func mainOnTerminal(t testing.TB, tty *os.File, args ...string) (wait func() mai
 func TestVault_ExitCodes(t *testing.T) {
 	cleanVaultEnv(t)
 	dir := t.TempDir()
-	pw := writeVaultTestFile(t, dir, "pw", []byte(vaultTestPassword+"\n"), 0o600)
-	wrong := writeVaultTestFile(t, dir, "wrong", []byte("wrong\n"), 0o600)
+	pw := secretstest.WriteFile(t, dir, "pw", []byte(vaultTestPassword+"\n"), 0o600)
+	wrong := secretstest.WriteFile(t, dir, "wrong", []byte("wrong\n"), 0o600)
 	data, err := secrets.Encrypt([]byte("x: 1\n"), []byte(vaultTestPassword), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	vault := writeVaultTestFile(t, dir, "s.vault", data, 0o600)
-	plain := writeVaultTestFile(t, dir, "plain.yml", []byte("x: 1\n"), 0o600)
+	vault := secretstest.WriteFile(t, dir, "s.vault", data, 0o600)
+	plain := secretstest.WriteFile(t, dir, "plain.yml", []byte("x: 1\n"), 0o600)
 
 	for _, tt := range []struct {
 		name string
@@ -217,7 +171,7 @@ func TestHashPassword_VerifyExitCodes(t *testing.T) {
 
 func TestVaultEncryptString_Decrypts(t *testing.T) {
 	cleanVaultEnv(t)
-	pw := writeVaultTestFile(t, t.TempDir(), "pw", []byte(vaultTestPassword), 0o600)
+	pw := secretstest.WriteFile(t, t.TempDir(), "pw", []byte(vaultTestPassword), 0o600)
 	for _, tt := range []struct {
 		name, stdin, want string
 		args              []string
@@ -250,8 +204,8 @@ func TestVaultEncryptString_Decrypts(t *testing.T) {
 func TestVaultEncrypt_KeepsModeAndSymlink(t *testing.T) {
 	cleanVaultEnv(t)
 	dir := t.TempDir()
-	pw := writeVaultTestFile(t, dir, "pw", []byte(vaultTestPassword), 0o600)
-	target := writeVaultTestFile(t, dir, "real.yml", []byte("x: 1\n"), 0o640)
+	pw := secretstest.WriteFile(t, dir, "pw", []byte(vaultTestPassword), 0o600)
+	target := secretstest.WriteFile(t, dir, "real.yml", []byte("x: 1\n"), 0o640)
 	link := filepath.Join(dir, "link.yml")
 	if err := os.Symlink("real.yml", link); err != nil {
 		t.Fatal(err)
@@ -284,12 +238,12 @@ func TestVaultEncrypt_KeepsModeAndSymlink(t *testing.T) {
 func TestVaultPassword_OpenVault(t *testing.T) {
 	cleanVaultEnv(t)
 	dir := t.TempDir()
-	pw := writeVaultTestFile(t, dir, "pw", []byte(vaultTestPassword), 0o600)
+	pw := secretstest.WriteFile(t, dir, "pw", []byte(vaultTestPassword), 0o600)
 	data, err := secrets.Encrypt([]byte("db_password: s3cret\n"), []byte(vaultTestPassword), "prod")
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := writeVaultTestFile(t, dir, "s.vault", data, 0o640)
+	path := secretstest.WriteFile(t, dir, "s.vault", data, 0o640)
 
 	v := &vaultPassword{getenv: func(k string) string {
 		if k == secrets.EnvPasswordFile {
@@ -306,7 +260,7 @@ func TestVaultPassword_OpenVault(t *testing.T) {
 		t.Errorf("openVault = %+v", got)
 	}
 
-	wrong := &vaultPassword{file: writeVaultTestFile(t, dir, "wrong", []byte("nope"), 0o600)}
+	wrong := &vaultPassword{file: secretstest.WriteFile(t, dir, "wrong", []byte("nope"), 0o600)}
 	_, err = wrong.openVault(context.Background(), path)
 	if !errors.Is(err, secrets.ErrDecrypt) || !strings.Contains(err.Error(), path) {
 		t.Errorf("wrong password: %v; want ErrDecrypt naming %s", err, path)
@@ -337,15 +291,15 @@ func TestVaultFileErr_KeepsCause(t *testing.T) {
 func TestVaultCreate_PromptsTwice(t *testing.T) {
 	cleanVaultEnv(t)
 	dir := t.TempDir()
-	t.Setenv("EDITOR", writeVaultTestFile(t, dir, "ed.sh", []byte("#!/bin/sh\necho 'k: v' >> \"$1\"\n"), 0o755))
+	t.Setenv("EDITOR", secretstest.WriteFile(t, dir, "ed.sh", []byte("#!/bin/sh\necho 'k: v' >> \"$1\"\n"), 0o755))
 	ptmx, tty := openTestPTY(t)
 	out := bufio.NewReader(ptmx)
 	path := filepath.Join(dir, "new.vault")
 
 	wait := mainOnTerminal(t, tty, "vault", "create", path)
-	readPTYUntil(t, out, "New vault password: ")
+	secretstest.ReadUntil(t, out, "New vault password: ")
 	ptmx.WriteString("typed secret\n")
-	seen := readPTYUntil(t, out, "Confirm new vault password: ")
+	seen := secretstest.ReadUntil(t, out, "Confirm new vault password: ")
 	if strings.Contains(seen, "typed secret") {
 		t.Errorf("the password was echoed: %q", seen)
 	}
@@ -364,9 +318,9 @@ func TestVaultCreate_PromptsTwice(t *testing.T) {
 	// Two different answers create nothing.
 	other := filepath.Join(dir, "other.vault")
 	wait = mainOnTerminal(t, tty, "vault", "create", other)
-	readPTYUntil(t, out, "New vault password: ")
+	secretstest.ReadUntil(t, out, "New vault password: ")
 	ptmx.WriteString("one\n")
-	readPTYUntil(t, out, "Confirm new vault password: ")
+	secretstest.ReadUntil(t, out, "Confirm new vault password: ")
 	ptmx.WriteString("two\n")
 	r := wait()
 	if r.code != ExitError || !strings.Contains(r.stderr, "passwords do not match") {
@@ -384,12 +338,12 @@ func TestVaultView_PromptsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := writeVaultTestFile(t, t.TempDir(), "s.vault", data, 0o600)
+	path := secretstest.WriteFile(t, t.TempDir(), "s.vault", data, 0o600)
 	ptmx, tty := openTestPTY(t)
 	out := bufio.NewReader(ptmx)
 
 	wait := mainOnTerminal(t, tty, "vault", "view", path)
-	readPTYUntil(t, out, "Vault password: ")
+	secretstest.ReadUntil(t, out, "Vault password: ")
 	ptmx.WriteString("typed secret\n")
 	r := wait()
 	if r.code != 0 || r.stdout != "k: v\n" {
@@ -403,9 +357,9 @@ func TestHashPassword_PromptsTwice(t *testing.T) {
 	out := bufio.NewReader(ptmx)
 
 	wait := mainOnTerminal(t, tty, "hash-password", "--rounds", "1000")
-	readPTYUntil(t, out, "Password: ")
+	secretstest.ReadUntil(t, out, "Password: ")
 	ptmx.WriteString("typed secret\n")
-	seen := readPTYUntil(t, out, "Confirm password: ")
+	seen := secretstest.ReadUntil(t, out, "Confirm password: ")
 	if strings.Contains(seen, "typed secret") {
 		t.Errorf("the password was echoed: %q", seen)
 	}
@@ -420,9 +374,9 @@ func TestHashPassword_PromptsTwice(t *testing.T) {
 	}
 
 	wait = mainOnTerminal(t, tty, "hash-password")
-	readPTYUntil(t, out, "Password: ")
+	secretstest.ReadUntil(t, out, "Password: ")
 	ptmx.WriteString("one\n")
-	readPTYUntil(t, out, "Confirm password: ")
+	secretstest.ReadUntil(t, out, "Confirm password: ")
 	ptmx.WriteString("two\n")
 	if r := wait(); r.code != ExitError || !strings.Contains(r.stderr, "the two passwords differ") || r.stdout != "" {
 		t.Errorf("mismatch: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
@@ -431,7 +385,7 @@ func TestHashPassword_PromptsTwice(t *testing.T) {
 	// --verify asks once.
 	hash, _ = secrets.HashSHA512Crypt([]byte("typed secret"), "saltsalt", 0)
 	wait = mainOnTerminal(t, tty, "hash-password", "--verify", hash)
-	readPTYUntil(t, out, "Password: ")
+	secretstest.ReadUntil(t, out, "Password: ")
 	ptmx.WriteString("typed secret\n")
 	if r := wait(); r.code != 0 || r.stdout != "match\n" {
 		t.Errorf("verify: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)

@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -27,6 +26,7 @@ import (
 	"time"
 
 	"github.com/trio-stack/trio/internal/haproxy"
+	"github.com/trio-stack/trio/internal/haproxy/haproxytest"
 	"github.com/trio-stack/trio/internal/render"
 	"github.com/trio-stack/trio/internal/stack"
 )
@@ -35,28 +35,7 @@ import (
 // (CI=true) a missing program fails it instead.
 func requireProgram(t testing.TB, name string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		path, err = exec.LookPath(filepath.Join("/usr/sbin", name))
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found (CI=true, so this fails instead of skipping): %v", name, err)
-		}
-		t.Skipf("%s not found: %v", name, err)
-	}
-	return path
-}
-
-// freePort returns a loopback port nothing listens on right now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return haproxytest.RequireProgram(t, name)
 }
 
 // LB is a real HAProxy started from a config rendered by trio, in front of
@@ -94,7 +73,7 @@ func startLB(t testing.TB, opt lbOptions) *LB {
 	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
 		os.Chmod(d, 0o755)
 	}
-	webPort, tlsPort := freePort(t), freePort(t)
+	webPort, tlsPort := haproxytest.FreePort(t), haproxytest.FreePort(t)
 	yaml := fmt.Sprintf(opt.YAML, webPort, tlsPort)
 	yaml += "db: {database: t, user: t, password: x}\n"
 	write(t, filepath.Join(dir, "trio.yaml"), []byte(yaml), 0o644)
@@ -133,7 +112,6 @@ func startLB(t testing.TB, opt lbOptions) *LB {
 	lb := &LB{
 		t: t, Dir: dir, Stack: st, Env: env, Config: cfg,
 		URL:     "http://" + st.Web.Listen.String(),
-		Client:  haproxy.NewClient(env.LBSocket(0)),
 		logPath: filepath.Join(env.Logs, "lb-0.log"),
 	}
 	if st.TLS != nil {
@@ -151,54 +129,9 @@ func startLB(t testing.TB, opt lbOptions) *LB {
 }
 
 func (lb *LB) start(bin string) {
-	t := lb.t
-	t.Helper()
-	logf, err := os.OpenFile(lb.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	p := haproxy.MasterWorker(bin, lb.Config)
-	cmd := exec.Command(p.Path, p.Args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lb.Master = cmd.Process.Pid
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		// A hard stop: a soft one (p.StopSignal) would wait for the
-		// clients' idle keep-alive connections to time out.
-		syscall.Kill(lb.Master, syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			syscall.Kill(-lb.Master, syscall.SIGKILL)
-			<-done
-		}
-		if t.Failed() {
-			log, _ := os.ReadFile(lb.logPath)
-			t.Logf("haproxy's log:\n%s", tail(string(log), 40))
-		}
-	})
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, err := lb.Client.Info(context.Background()); err == nil {
-			break
-		}
-		select {
-		case <-done:
-			log, _ := os.ReadFile(lb.logPath)
-			t.Fatalf("haproxy exited at start:\n%s", log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("haproxy's admin socket did not answer within 5s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	lb.t.Helper()
+	m := haproxytest.Start(lb.t, bin, lb.Config, lb.Env.LBSocket(0), lb.logPath)
+	lb.Master, lb.Client = m.PID, m.Client
 }
 
 // waitServers waits until every server of the web backend has status.

@@ -6,17 +6,14 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/trio-stack/trio/internal/secrets/secretstest"
 )
 
 // ansiblePasswordHash runs Ansible's own password_hash filter.
 func ansiblePasswordHash(t *testing.T, expr string) string {
 	t.Helper()
-	if _, err := exec.LookPath("ansible"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ansible not found; apt-get install -y ansible-core")
-		}
-		t.Skip("ansible not found; apt-get install -y ansible-core")
-	}
+	secretstest.RequireTool(t, "ansible", "ansible-core")
 	cmd := exec.Command("ansible", "localhost", "-o", "-m", "debug", "-a", "msg={{ "+expr+" }}")
 	cmd.Env = append(os.Environ(), "ANSIBLE_LOCALHOST_WARNING=false", "ANSIBLE_DEPRECATION_WARNINGS=false")
 	out, err := cmd.Output()

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/trio-stack/trio/internal/secrets/secretstest"
 )
 
 // fakeEditor writes a shell script that acts as $EDITOR: it records the
@@ -20,7 +22,7 @@ func fakeEditor(t testing.TB, body string) (editor, log string) {
 	script := "#!/bin/sh\nfor f; do :; done\n" +
 		"{ echo \"$f\"; stat -c %a \"$f\" \"$(dirname \"$f\")\"; echo \"args: $*\"; } > '" + log + "'\n" +
 		body + "\n"
-	return writeFile(t, dir, "editor with space.sh", []byte(script), 0o700), log
+	return secretstest.WriteFile(t, dir, "editor with space.sh", []byte(script), 0o700), log
 }
 
 func TestEditInTempFile_Changed(t *testing.T) {

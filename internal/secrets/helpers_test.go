@@ -16,36 +16,6 @@ const testPassword = "trio-test-password"
 // testdataPlaintext is the plaintext of testdata/ansible-*.vault.
 const testdataPlaintext = "# made by ansible-vault 2.14 for trio tests\ndb_password: s3cret\napp_key: \"base64:AAAA==\"\n"
 
-// requireTool returns the path of a program the test runs. A missing program
-// skips the test locally but fails it in CI, so CI never passes without
-// having checked.
-func requireTool(t testing.TB, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	msg := name + " not found; install it with: apt-get install -y " + pkg
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s", msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-// writeFile writes data to name in dir with perm and returns the path.
-func writeFile(t testing.TB, dir, name string, data []byte, perm os.FileMode) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, data, perm); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, perm); err != nil { // umask may have cut bits
-		t.Fatal(err)
-	}
-	return path
-}
-
 // readTestdata returns a file under testdata/.
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()

@@ -3,7 +3,7 @@ package secrets
 // Interoperability with the real tools, from Debian's packages:
 // ansible-vault and ansible (ansible-core), mkpasswd (whois) and perl's
 // crypt, which calls the system's crypt(3). Missing tools skip locally and
-// fail in CI (see requireTool).
+// fail in CI (see secretstest.RequireTool).
 
 import (
 	"bufio"
@@ -11,48 +11,18 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
-)
 
-// ansibleTool returns a runner for an ansible program with a private HOME
-// and no inherited ANSIBLE_* settings, so the user's config cannot leak in.
-func ansibleTool(t testing.TB, name string) func(stdin []byte, args ...string) []byte {
-	t.Helper()
-	path := requireTool(t, name, "ansible-core")
-	home := t.TempDir()
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ANSIBLE_") && !strings.HasPrefix(kv, "HOME=") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "HOME="+home, "ANSIBLE_LOCAL_TEMP="+filepath.Join(home, "tmp"), "ANSIBLE_NOCOLOR=1")
-	return func(stdin []byte, args ...string) []byte {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, path, args...)
-		cmd.Env, cmd.Dir = env, home
-		cmd.Stdin = bytes.NewReader(stdin)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("%s %q: %v\n%s%s", name, args, err, stdout.Bytes(), stderr.Bytes())
-		}
-		return stdout.Bytes()
-	}
-}
+	"github.com/trio-stack/trio/internal/secrets/secretstest"
+)
 
 // ansiblePython returns the interpreter ansible-vault runs under, from its
 // #! line, to call ansible's own library.
 func ansiblePython(t testing.TB) string {
 	t.Helper()
-	path := requireTool(t, "ansible-vault", "ansible-core")
+	path := secretstest.RequireTool(t, "ansible-vault", "ansible-core")
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -70,15 +40,15 @@ func ansiblePython(t testing.TB) string {
 const interopPlaintext = "db_password: s3cret\napp_key: \"ключ: 🔑\"\n# comment\nlast: no newline"
 
 func TestInterop_AnsibleEncryptGoDecrypt(t *testing.T) {
-	vault := ansibleTool(t, "ansible-vault")
+	vault := secretstest.Tool(t, "ansible-vault", "ansible-core")
 	dir := t.TempDir()
-	pwFile := writeFile(t, dir, "pw", []byte(testPassword+"\n"), 0o600)
+	pwFile := secretstest.WriteFile(t, dir, "pw", []byte(testPassword+"\n"), 0o600)
 	for _, tt := range []struct{ label, flag string }{
 		{"", "--vault-password-file=" + pwFile},
 		{"prod", "--vault-id=prod@" + pwFile},
 	} {
 		t.Run("label="+tt.label, func(t *testing.T) {
-			file := writeFile(t, dir, "v"+tt.label+".yml", []byte(interopPlaintext), 0o600)
+			file := secretstest.WriteFile(t, dir, "v"+tt.label+".yml", []byte(interopPlaintext), 0o600)
 			vault(nil, "encrypt", tt.flag, file)
 			data, err := os.ReadFile(file)
 			if err != nil {
@@ -96,16 +66,16 @@ func TestInterop_AnsibleEncryptGoDecrypt(t *testing.T) {
 }
 
 func TestInterop_GoEncryptAnsibleDecrypt(t *testing.T) {
-	vault := ansibleTool(t, "ansible-vault")
+	vault := secretstest.Tool(t, "ansible-vault", "ansible-core")
 	dir := t.TempDir()
-	pwFile := writeFile(t, dir, "pw", []byte(testPassword+"\n"), 0o600)
+	pwFile := secretstest.WriteFile(t, dir, "pw", []byte(testPassword+"\n"), 0o600)
 	for _, tt := range []struct{ label, flag string }{
 		{"", "--vault-password-file=" + pwFile},
 		{"prod", "--vault-id=prod@" + pwFile},
 	} {
 		t.Run("label="+tt.label, func(t *testing.T) {
 			data := mustEncrypt(t, []byte(interopPlaintext), []byte(testPassword), tt.label)
-			file := writeFile(t, dir, "go"+tt.label+".vault", data, 0o600)
+			file := secretstest.WriteFile(t, dir, "go"+tt.label+".vault", data, 0o600)
 			// view prints through ansible's display, which ends the text
 			// with a newline; decrypt below is compared byte for byte.
 			if got := vault(nil, "view", tt.flag, file); string(got) != interopPlaintext+"\n" {
@@ -143,10 +113,10 @@ sys.stdout.buffer.write(format_vaulttext_envelope(body, 'AES256', vault_id=sys.a
 }
 
 func TestInterop_EncryptString(t *testing.T) {
-	vault := ansibleTool(t, "ansible-vault")
-	adhoc := ansibleTool(t, "ansible")
+	vault := secretstest.Tool(t, "ansible-vault", "ansible-core")
+	adhoc := secretstest.Tool(t, "ansible", "ansible-core")
 	dir := t.TempDir()
-	pwFile := writeFile(t, dir, "pw", []byte(testPassword+"\n"), 0o600)
+	pwFile := secretstest.WriteFile(t, dir, "pw", []byte(testPassword+"\n"), 0o600)
 
 	t.Run("ansible to Go", func(t *testing.T) {
 		snippet := vault(nil, "encrypt_string", "--vault-password-file="+pwFile, "--name=db_password", "s3 cret")
@@ -168,7 +138,7 @@ func TestInterop_EncryptString(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		vars := writeFile(t, dir, "vars.yml", []byte(snippet+"\n"), 0o600)
+		vars := secretstest.WriteFile(t, dir, "vars.yml", []byte(snippet+"\n"), 0o600)
 		out := adhoc(nil, "localhost", "-c", "local", "-i", "localhost,", "-m", "debug",
 			"-a", "var=db_password", "-e", "@"+vars, "--vault-password-file="+pwFile)
 		_, js, ok := bytes.Cut(out, []byte("=> "))
@@ -182,7 +152,7 @@ func TestInterop_EncryptString(t *testing.T) {
 // TestInterop_PasswordSources checks that ReadPassword reads password files
 // and scripts as ansible does: same file, same password.
 func TestInterop_PasswordSources(t *testing.T) {
-	vault := ansibleTool(t, "ansible-vault")
+	vault := secretstest.Tool(t, "ansible-vault", "ansible-core")
 	dir := t.TempDir()
 	sources := []struct {
 		name, label string
@@ -195,12 +165,12 @@ func TestInterop_PasswordSources(t *testing.T) {
 	}
 	for _, s := range sources {
 		t.Run(s.name, func(t *testing.T) {
-			src := writeFile(t, dir, s.name, s.script, s.perm)
+			src := secretstest.WriteFile(t, dir, s.name, s.script, s.perm)
 			flag := "--vault-password-file=" + src
 			if s.label != "" {
 				flag = "--vault-id=" + s.label + "@" + src
 			}
-			file := writeFile(t, dir, s.name+".vault", []byte("x: 1\n"), 0o600)
+			file := secretstest.WriteFile(t, dir, s.name+".vault", []byte("x: 1\n"), 0o600)
 			vault(nil, "encrypt", flag, file)
 			pw, err := ReadPassword(context.Background(), PasswordSource{File: src, Label: s.label, Getenv: env(nil)})
 			if err != nil {
@@ -237,7 +207,7 @@ var cryptCases = []struct {
 }
 
 func TestInterop_MkpasswdSameHash(t *testing.T) {
-	mkpasswd := requireTool(t, "mkpasswd", "whois")
+	mkpasswd := secretstest.RequireTool(t, "mkpasswd", "whois")
 	for _, c := range cryptCases {
 		if len(c.salt) < 8 || c.password == "" {
 			continue // mkpasswd wants 8-16 salt characters and a password
@@ -258,7 +228,7 @@ func TestInterop_MkpasswdSameHash(t *testing.T) {
 }
 
 func TestInterop_PerlCryptSameHash(t *testing.T) {
-	perl := requireTool(t, "perl", "perl-base")
+	perl := secretstest.RequireTool(t, "perl", "perl-base")
 	const script = `print crypt($ARGV[0], $ARGV[1]) // "undef"`
 	for _, c := range cryptCases {
 		setting := "$6$" + c.salt
@@ -277,8 +247,8 @@ func TestInterop_PerlCryptSameHash(t *testing.T) {
 }
 
 func TestInterop_HashesVerifyBothWays(t *testing.T) {
-	mkpasswd := requireTool(t, "mkpasswd", "whois")
-	perl := requireTool(t, "perl", "perl-base")
+	mkpasswd := secretstest.RequireTool(t, "mkpasswd", "whois")
+	perl := secretstest.RequireTool(t, "perl", "perl-base")
 	for _, args := range [][]string{{"-m", "sha-512"}, {"-m", "sha-512", "-R", "7000"}} {
 		hash := strings.TrimSpace(string(run(t, nil, nil, mkpasswd, append(args, "from mkpasswd")...)))
 		if !VerifySHA512Crypt(hash, []byte("from mkpasswd")) {

@@ -7,11 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/trio-stack/trio/internal/secrets/secretstest"
 	"golang.org/x/sys/unix"
 )
 
@@ -22,11 +22,11 @@ func env(vars map[string]string) func(string) string {
 
 func TestReadPassword_Sources(t *testing.T) {
 	dir := t.TempDir()
-	file := writeFile(t, dir, "pw.txt", []byte("  from-file \n\n"), 0o600)
-	other := writeFile(t, dir, "other.txt", []byte("from-env\n"), 0o600)
-	ansible := writeFile(t, dir, "ansible.txt", []byte("from-ansible-env"), 0o600)
-	script := writeFile(t, dir, "pw.sh", []byte("#!/bin/sh\nprintf '%s\\r\\n' ' from-script'\n"), 0o700)
-	client := writeFile(t, dir, "vault-client.sh", []byte("#!/bin/sh\necho \"$1=$2\"\n"), 0o700)
+	file := secretstest.WriteFile(t, dir, "pw.txt", []byte("  from-file \n\n"), 0o600)
+	other := secretstest.WriteFile(t, dir, "other.txt", []byte("from-env\n"), 0o600)
+	ansible := secretstest.WriteFile(t, dir, "ansible.txt", []byte("from-ansible-env"), 0o600)
+	script := secretstest.WriteFile(t, dir, "pw.sh", []byte("#!/bin/sh\nprintf '%s\\r\\n' ' from-script'\n"), 0o700)
+	client := secretstest.WriteFile(t, dir, "vault-client.sh", []byte("#!/bin/sh\necho \"$1=$2\"\n"), 0o700)
 	tests := []struct {
 		name string
 		src  PasswordSource
@@ -58,7 +58,7 @@ func TestReadPassword_Sources(t *testing.T) {
 
 func TestReadPassword_RelativeScriptPath(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, dir, "pw", []byte("#!/bin/sh\necho relative\n"), 0o700)
+	secretstest.WriteFile(t, dir, "pw", []byte("#!/bin/sh\necho relative\n"), 0o700)
 	t.Chdir(dir)
 	got, err := ReadPassword(context.Background(), PasswordSource{File: "pw", Getenv: env(nil)})
 	if err != nil || string(got) != "relative" {
@@ -75,14 +75,14 @@ func TestReadPassword_Errors(t *testing.T) {
 		want error
 	}{
 		{"nothing configured", PasswordSource{}, ErrNoPassword},
-		{"empty file", PasswordSource{File: writeFile(t, dir, "empty", []byte(" \n"), 0o600)}, ErrEmptyPassword},
+		{"empty file", PasswordSource{File: secretstest.WriteFile(t, dir, "empty", []byte(" \n"), 0o600)}, ErrEmptyPassword},
 		{"missing file", PasswordSource{File: filepath.Join(dir, "missing")}, fs.ErrNotExist},
 		{"missing file from env", PasswordSource{Getenv: env(map[string]string{EnvPasswordFile: filepath.Join(dir, "missing")})}, fs.ErrNotExist},
-		{"script fails", PasswordSource{File: writeFile(t, dir, "fail.sh", []byte("#!/bin/sh\necho boom >&2\nexit 1\n"), 0o700)}, ErrPasswordScript},
-		{"script prints nothing", PasswordSource{File: writeFile(t, dir, "quiet.sh", []byte("#!/bin/sh\necho\n"), 0o700)}, ErrEmptyPassword},
-		{"client has no such id", PasswordSource{File: writeFile(t, dir, "k-client", []byte("#!/bin/sh\necho no id >&2\nexit 2\n"), 0o700)}, ErrPasswordScript},
-		{"encrypted password file", PasswordSource{File: writeFile(t, dir, "enc", vault, 0o600)}, nil},
-		{"prompt without a terminal", PasswordSource{Prompt: true, TTY: writeFile(t, dir, "notatty", nil, 0o600)}, ErrNoPassword},
+		{"script fails", PasswordSource{File: secretstest.WriteFile(t, dir, "fail.sh", []byte("#!/bin/sh\necho boom >&2\nexit 1\n"), 0o700)}, ErrPasswordScript},
+		{"script prints nothing", PasswordSource{File: secretstest.WriteFile(t, dir, "quiet.sh", []byte("#!/bin/sh\necho\n"), 0o700)}, ErrEmptyPassword},
+		{"client has no such id", PasswordSource{File: secretstest.WriteFile(t, dir, "k-client", []byte("#!/bin/sh\necho no id >&2\nexit 2\n"), 0o700)}, ErrPasswordScript},
+		{"encrypted password file", PasswordSource{File: secretstest.WriteFile(t, dir, "enc", vault, 0o600)}, nil},
+		{"prompt without a terminal", PasswordSource{Prompt: true, TTY: secretstest.WriteFile(t, dir, "notatty", nil, 0o600)}, ErrNoPassword},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,55 +102,15 @@ func TestReadPassword_Errors(t *testing.T) {
 
 func TestReadPassword_ScriptErrorShowsStderr(t *testing.T) {
 	dir := t.TempDir()
-	script := writeFile(t, dir, "k-client.py", []byte("#!/bin/sh\necho \"no secret for $2\" >&2\nexit 2\n"), 0o700)
+	script := secretstest.WriteFile(t, dir, "k-client.py", []byte("#!/bin/sh\necho \"no secret for $2\" >&2\nexit 2\n"), 0o700)
 	_, err := ReadPassword(context.Background(), PasswordSource{File: script, Label: "prod", Getenv: env(nil)})
 	if err == nil || !strings.Contains(err.Error(), "no secret for prod") || !strings.Contains(err.Error(), `vault id "prod"`) {
 		t.Errorf("error = %v, want the script's stderr and the vault id", err)
 	}
 }
 
-// openPTY returns the controlling side of a new pseudo-terminal and the path
-// of its terminal side, for prompting tests.
-func openPTY(t testing.TB) (*os.File, string) {
-	t.Helper()
-	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	t.Cleanup(func() { ptmx.Close() })
-	rc, err := ptmx.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	var ioctlErr error
-	err = rc.Control(func(fd uintptr) {
-		if ioctlErr = unix.IoctlSetPointerInt(int(fd), unix.TIOCSPTLCK, 0); ioctlErr == nil {
-			n, ioctlErr = unix.IoctlGetInt(int(fd), unix.TIOCGPTN)
-		}
-	})
-	if err != nil || ioctlErr != nil {
-		t.Fatalf("set up pty: %v %v", err, ioctlErr)
-	}
-	return ptmx, "/dev/pts/" + strconv.Itoa(n)
-}
-
-// readUntil reads the pty until want has appeared.
-func readUntil(t testing.TB, r *bufio.Reader, want string) string {
-	t.Helper()
-	var seen strings.Builder
-	for !strings.Contains(seen.String(), want) {
-		b, err := r.ReadByte()
-		if err != nil {
-			t.Fatalf("waiting for %q, saw %q: %v", want, seen.String(), err)
-		}
-		seen.WriteByte(b)
-	}
-	return seen.String()
-}
-
 func TestReadPassword_Prompt(t *testing.T) {
-	ptmx, tty := openPTY(t)
+	ptmx, tty := secretstest.OpenPTY(t)
 	out := bufio.NewReader(ptmx)
 	done := make(chan error, 1)
 	var got []byte
@@ -159,9 +119,9 @@ func TestReadPassword_Prompt(t *testing.T) {
 		got, err = ReadPassword(context.Background(), PasswordSource{Prompt: true, Confirm: true, TTY: tty, Getenv: env(nil)})
 		done <- err
 	}()
-	readUntil(t, out, "New vault password: ")
+	secretstest.ReadUntil(t, out, "New vault password: ")
 	ptmx.WriteString("typed secret\n")
-	seen := readUntil(t, out, "Confirm new vault password: ")
+	seen := secretstest.ReadUntil(t, out, "Confirm new vault password: ")
 	if strings.Contains(seen, "typed secret") {
 		t.Errorf("the password was echoed: %q", seen)
 	}
@@ -175,16 +135,16 @@ func TestReadPassword_Prompt(t *testing.T) {
 }
 
 func TestReadPassword_PromptMismatch(t *testing.T) {
-	ptmx, tty := openPTY(t)
+	ptmx, tty := secretstest.OpenPTY(t)
 	out := bufio.NewReader(ptmx)
 	done := make(chan error, 1)
 	go func() {
 		_, err := ReadPassword(context.Background(), PasswordSource{Prompt: true, Confirm: true, TTY: tty, Getenv: env(nil)})
 		done <- err
 	}()
-	readUntil(t, out, "New vault password: ")
+	secretstest.ReadUntil(t, out, "New vault password: ")
 	ptmx.WriteString("one\n")
-	readUntil(t, out, "Confirm new vault password: ")
+	secretstest.ReadUntil(t, out, "Confirm new vault password: ")
 	ptmx.WriteString("two\n")
 	if err := <-done; !errors.Is(err, ErrPasswordMismatch) {
 		t.Errorf("ReadPassword error = %v, want ErrPasswordMismatch", err)
@@ -194,7 +154,7 @@ func TestReadPassword_PromptMismatch(t *testing.T) {
 // TestReadPassword_PromptCancel checks that a cancelled prompt returns and
 // turns the terminal's echo back on.
 func TestReadPassword_PromptCancel(t *testing.T) {
-	ptmx, tty := openPTY(t)
+	ptmx, tty := secretstest.OpenPTY(t)
 	out := bufio.NewReader(ptmx)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -202,7 +162,7 @@ func TestReadPassword_PromptCancel(t *testing.T) {
 		_, err := ReadPassword(ctx, PasswordSource{Prompt: true, TTY: tty, Getenv: env(nil)})
 		done <- err
 	}()
-	readUntil(t, out, "Vault password: ")
+	secretstest.ReadUntil(t, out, "Vault password: ")
 	cancel()
 	select {
 	case err := <-done:

@@ -13,29 +13,61 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// promptPassword asks for the password on the terminal tty (default
-// /dev/tty) with echo off, twice if confirm is set.
-func promptPassword(ctx context.Context, tty string, confirm bool) ([]byte, error) {
-	if tty == "" {
-		tty = "/dev/tty"
-	}
-	f, err := os.OpenFile(tty, os.O_RDWR, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open terminal: %v: %w", err, ErrNoPassword)
-	}
-	defer f.Close()
-	if _, err := getTermios(f); err != nil {
-		return nil, fmt.Errorf("%s is not a terminal: %w", tty, ErrNoPassword)
-	}
-	in := bufio.NewReader(f)
-	if !confirm {
-		return askNoEcho(ctx, f, in, "Vault password: ")
-	}
-	pw, err := askNoEcho(ctx, f, in, "New vault password: ")
+// PromptPassword asks for a password on the terminal tty ("" means
+// /dev/tty) with prompt and echo off. When confirm is not "", it asks a
+// second time with confirm, and the answers must match, or it returns
+// ErrPasswordMismatch. Ctrl-C, SIGTERM and ctx restore the terminal and
+// end the prompt with ErrInterrupted.
+func PromptPassword(ctx context.Context, tty, prompt, confirm string) ([]byte, error) {
+	f, err := openTerminal(tty)
 	if err != nil {
 		return nil, err
 	}
-	again, err := askNoEcho(ctx, f, in, "Confirm new vault password: ")
+	defer f.Close()
+	return ask(ctx, f, prompt, confirm)
+}
+
+// promptPassword asks for the vault password on the terminal tty, twice
+// if confirm is set, for a new vault.
+func promptPassword(ctx context.Context, tty string, confirm bool) ([]byte, error) {
+	f, err := openTerminal(tty)
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", err, ErrNoPassword)
+	}
+	defer f.Close()
+	if !confirm {
+		return ask(ctx, f, "Vault password: ", "")
+	}
+	return ask(ctx, f, "New vault password: ", "Confirm new vault password: ")
+}
+
+// openTerminal opens the terminal tty, /dev/tty if "", to prompt on.
+func openTerminal(tty string) (*os.File, error) {
+	if tty == "" {
+		tty = "/dev/tty"
+	}
+	// A terminal opened by name is in Go's poller, so a read deadline can
+	// end a pending read when the prompt is interrupted.
+	f, err := os.OpenFile(tty, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open terminal: %w", err)
+	}
+	if _, err := getTermios(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a terminal", tty)
+	}
+	return f, nil
+}
+
+// ask asks with prompt and, unless confirm is "", again with confirm;
+// the answers must match.
+func ask(ctx context.Context, f *os.File, prompt, confirm string) ([]byte, error) {
+	in := bufio.NewReader(f)
+	pw, err := askNoEcho(ctx, f, in, prompt)
+	if err != nil || confirm == "" {
+		return pw, err
+	}
+	again, err := askNoEcho(ctx, f, in, confirm)
 	if err != nil {
 		return nil, err
 	}

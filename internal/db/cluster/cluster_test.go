@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trio-stack/trio/internal/db/dbtest"
 	"github.com/trio-stack/trio/internal/db/repl"
 	"github.com/trio-stack/trio/internal/haproxy"
 )
@@ -75,39 +76,39 @@ func TestController_Cluster(t *testing.T) {
 		rows := 0
 		for round := 1; round <= 3; round++ {
 			old := c.node(ctl.Config().Primary)
-			w := startWriter(appDB(t, c.lb.writePort), round*100000)
-			w.waitRows(t, 100)
+			w := dbtest.StartWriter(t, dbtest.AppDB(t, c.lb.writePort), round*100000, true)
+			w.WaitRows(t, 100)
 			killed := time.Now()
-			old.kill()
+			old.Kill()
 			// In round 2 the agent restarts the crashed primary at once, as
 			// it does after 250ms: it is back read-only before FailAfter.
 			early := round == 2
 			if early {
 				time.Sleep(250 * time.Millisecond)
-				old.start()
+				old.Start()
 			}
-			first := w.firstAfter(t, killed, 30*time.Second)
-			w.waitRows(t, 50)
-			acked := w.finish()
+			first := w.FirstAfter(t, killed, 30*time.Second)
+			w.WaitRows(t, 50)
+			acked := w.Finish()
 			cur := ctl.Config()
-			if cur.Primary == old.name || cur.LastFailover == nil || cur.LastFailover.From != old.name {
-				t.Fatalf("round %d: primary %s, last failover %+v; want a failover from %s", round, cur.Primary, cur.LastFailover, old.name)
+			if cur.Primary == old.Name || cur.LastFailover == nil || cur.LastFailover.From != old.Name {
+				t.Fatalf("round %d: primary %s, last failover %+v; want a failover from %s", round, cur.Primary, cur.LastFailover, old.Name)
 			}
 			np := c.node(cur.Primary)
-			if lost := missing(t, np, acked); len(lost) > 0 {
+			if lost := dbtest.Missing(t, np.Server, acked); len(lost) > 0 {
 				t.Fatalf("round %d: %d acknowledged rows lost in the failover: %v", round, len(lost), lost)
 			}
-			outage = append(outage, first.at.Sub(killed))
+			outage = append(outage, first.At.Sub(killed))
 			took = append(took, time.Duration(cur.LastFailover.Took))
 			rows += len(acked)
 			t.Logf("round %d: kill -9 %s → first commit through %s on %s after %s (failover itself %s; restarted %s); %d rows acknowledged, 0 lost; %s",
-				round, old.name, "db-write", np.name, first.at.Sub(killed).Round(time.Millisecond), cur.LastFailover.Took,
+				round, old.Name, "db-write", np.Name, first.At.Sub(killed).Round(time.Millisecond), cur.LastFailover.Took,
 				map[bool]string{true: "at once, as the agent does", false: "after the failover"}[early], len(acked), cur.LastFailover.Reason)
 
 			if !early {
-				old.start()
+				old.Start()
 			}
-			waitReplica(t, ctl, old.name, cur.Primary)
+			waitReplica(t, ctl, old.Name, cur.Primary)
 			converged(t, np, c.nodes...)
 			ctl.seen.Lock()
 			saved := ctl.changes[len(ctl.changes)-1]
@@ -128,20 +129,20 @@ func TestController_Cluster(t *testing.T) {
 		if err := ctl.Switchover(ctx, old); !errors.Is(err, ErrNotReady) {
 			t.Fatalf("switchover to the primary: %v, want ErrNotReady", err)
 		}
-		w := startWriter(appDB(t, c.lb.writePort), 500000)
-		w.waitRows(t, 100)
+		w := dbtest.StartWriter(t, dbtest.AppDB(t, c.lb.writePort), 500000, true)
+		w.WaitRows(t, 100)
 		start := time.Now()
 		if err := ctl.Switchover(ctx, ""); err != nil {
 			t.Fatal(err)
 		}
 		took := time.Since(start)
-		w.waitRows(t, 100)
-		acked := w.finish()
+		w.WaitRows(t, 100)
+		acked := w.Finish()
 		cur := ctl.Config()
 		if cur.Primary == old {
 			t.Fatalf("primary still %s", old)
 		}
-		if lost := missing(t, c.node(cur.Primary), acked); len(lost) > 0 {
+		if lost := dbtest.Missing(t, c.node(cur.Primary).Server, acked); len(lost) > 0 {
 			t.Fatalf("%d acknowledged rows lost in the switchover: %v", len(lost), lost)
 		}
 		waitReplica(t, ctl, old, cur.Primary)
@@ -149,30 +150,30 @@ func TestController_Cluster(t *testing.T) {
 			t.Fatalf("last switchover %+v", top.LastSwitchover)
 		}
 		t.Logf("switchover %s → %s took %s; writes through the endpoint failed for at most %s; %d rows acknowledged, 0 lost",
-			old, cur.Primary, took.Round(time.Millisecond), w.maxBlocked.Round(time.Millisecond), len(acked))
+			old, cur.Primary, took.Round(time.Millisecond), w.MaxBlocked().Round(time.Millisecond), len(acked))
 	})
 
 	step("StoppedSQLThreadDrainsReplica", func(t *testing.T) {
 		r := c.node(replicaOf(t, ctl))
-		key := "db-read/" + r.name
-		r.exec("STOP SLAVE SQL_THREAD")
+		key := "db-read/" + r.Name
+		r.Exec("STOP SLAVE SQL_THREAD")
 		stopped := time.Now()
 		eventually(t, 5*time.Second, func() (bool, string) {
 			s := c.lb.states()[key]
 			return s == haproxy.StatusDrain, fmt.Sprintf("%s is %s, want DRAIN", key, s)
 		})
-		t.Logf("%s drained %s after its SQL thread stopped", r.name, time.Since(stopped).Round(time.Millisecond))
+		t.Logf("%s drained %s after its SQL thread stopped", r.Name, time.Since(stopped).Round(time.Millisecond))
 		time.Sleep(time.Second) // an operator's stop is left alone
 		if st := r.status(); st.Replica == nil || st.Replica.SQLRunning {
-			t.Fatalf("the controller restarted %s's SQL thread", r.name)
+			t.Fatalf("the controller restarted %s's SQL thread", r.Name)
 		}
 		if s := c.lb.states()[key]; s != haproxy.StatusDrain {
 			t.Fatalf("%s is %s, want DRAIN", key, s)
 		}
-		if n := nodeNamed(t, ctl.Status(ctx), r.name); !strings.Contains(n.Note, "sql thread stopped") {
+		if n := nodeNamed(t, ctl.Status(ctx), r.Name); !strings.Contains(n.Note, "sql thread stopped") {
 			t.Fatalf("note %q", n.Note)
 		}
-		r.exec("START SLAVE SQL_THREAD")
+		r.Exec("START SLAVE SQL_THREAD")
 		eventually(t, 5*time.Second, func() (bool, string) {
 			s := c.lb.states()[key]
 			return s == haproxy.StatusUp, fmt.Sprintf("%s is %s, want UP", key, s)
@@ -208,20 +209,20 @@ func TestController_Cluster(t *testing.T) {
 		// replicas' IO threads stay connected until slave_net_timeout, but
 		// the heartbeats stop.
 		frozen := time.Now()
-		p.freeze()
-		defer p.thaw()
+		p.Freeze()
+		defer p.Thaw()
 		eventually(t, 20*time.Second, func() (bool, string) {
-			return ctl.Config().Primary != p.name, "no failover from the hung " + p.name
+			return ctl.Config().Primary != p.Name, "no failover from the hung " + p.Name
 		})
 		now := ctl.Config()
 		t.Logf("hung %s: failed over to %s %s after SIGSTOP (the failover itself %s): %s",
-			p.name, now.Primary, time.Since(frozen).Round(time.Millisecond), now.LastFailover.Took, now.LastFailover.Reason)
-		if s := c.lb.states()["db-write/"+p.name]; s != haproxy.StatusMaint {
+			p.Name, now.Primary, time.Since(frozen).Round(time.Millisecond), now.LastFailover.Took, now.LastFailover.Reason)
+		if s := c.lb.states()["db-write/"+p.Name]; s != haproxy.StatusMaint {
 			t.Fatalf("hung old primary is %s in db-write, want MAINT", s)
 		}
 		// It wakes up still writable: fenced, then rejoined.
-		p.thaw()
-		waitReplica(t, ctl, p.name, now.Primary)
+		p.Thaw()
+		waitReplica(t, ctl, p.Name, now.Primary)
 		if !p.status().ReadOnly {
 			t.Fatal("the old primary woke up and stayed writable")
 		}
@@ -238,18 +239,18 @@ func TestController_Cluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := c.node(ctl.Config().Primary)
-		waitReplica(t, ctl, before, p.name)
-		p.kill()
+		waitReplica(t, ctl, before, p.Name)
+		p.Kill()
 		eventually(t, 10*time.Second, func() (bool, string) {
 			top := ctl.Status(ctx)
 			return strings.Contains(top.Held, "failover held back by anti-flapping"), "held: " + top.Held
 		})
-		p.start() // the agent restarts it: back, but read-only
+		p.Start() // the agent restarts it: back, but read-only
 		eventually(t, 10*time.Second, func() (bool, string) {
 			top := ctl.Status(ctx)
 			return strings.Contains(top.Held, "anti-flapping") && strings.Contains(top.Held, "read-only"), "held: " + top.Held
 		})
-		if now := ctl.Config(); now.Primary != p.name {
+		if now := ctl.Config(); now.Primary != p.Name {
 			t.Fatalf("failed over to %s within the anti-flapping interval", now.Primary)
 		}
 		t.Logf("held: %s", ctl.Status(ctx).Held)
@@ -257,10 +258,10 @@ func TestController_Cluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		cur := ctl.Config()
-		if cur.Primary == p.name {
-			t.Fatalf("still %s", p.name)
+		if cur.Primary == p.Name {
+			t.Fatalf("still %s", p.Name)
 		}
-		waitReplica(t, ctl, p.name, cur.Primary)
+		waitReplica(t, ctl, p.Name, cur.Primary)
 	})
 
 	step("ErrantNodeKeptAside", func(t *testing.T) {
@@ -268,35 +269,35 @@ func TestController_Cluster(t *testing.T) {
 		// While paused, r turns into what an old primary with a write
 		// nobody else has looks like.
 		ctl.Pause()
-		r.exec("STOP SLAVE")
-		r.exec("RESET SLAVE ALL")
-		r.exec("INSERT INTO app.t (id, v) VALUES (900000, 'errant')") // root writes through read_only
+		r.Exec("STOP SLAVE")
+		r.Exec("RESET SLAVE ALL")
+		r.Exec("INSERT INTO app.t (id, v) VALUES (900000, 'errant')") // root writes through read_only
 		time.Sleep(2 * cfg.Heartbeat)
-		if n := nodeNamed(t, ctl.Status(ctx), r.name); n.Role != RoleReplica || !strings.Contains(n.Note, "once failover is resumed") {
-			t.Fatalf("paused: %s is %s: %s", r.name, n.Role, n.Note)
+		if n := nodeNamed(t, ctl.Status(ctx), r.Name); n.Role != RoleReplica || !strings.Contains(n.Note, "once failover is resumed") {
+			t.Fatalf("paused: %s is %s: %s", r.Name, n.Role, n.Note)
 		}
 		ctl.Resume()
 		var n NodeState
 		eventually(t, 10*time.Second, func() (bool, string) {
-			n = nodeNamed(t, ctl.Status(ctx), r.name)
+			n = nodeNamed(t, ctl.Status(ctx), r.Name)
 			return n.Role == RoleAside && n.Read == "MAINT" && n.Write == "MAINT", fmt.Sprintf("%+v", n)
 		})
 		if len(n.Errant) != 1 || n.Errant[0].Server != r.serverID || !strings.Contains(n.Note, "re-seed") {
 			t.Fatalf("errant %s, note %q; want r's own write", n.Errant, n.Note)
 		}
-		t.Logf("%s: %s", r.name, n.Note)
+		t.Logf("%s: %s", r.Name, n.Note)
 		// Never rejoined, not even by a restarted controller.
 		cfg := ctl.stop()
-		if _, ok := cfg.KeptAside[r.name]; !ok {
-			t.Fatalf("config to persist has no %s kept aside: %+v", r.name, cfg.KeptAside)
+		if _, ok := cfg.KeptAside[r.Name]; !ok {
+			t.Fatalf("config to persist has no %s kept aside: %+v", r.Name, cfg.KeptAside)
 		}
 		ctl = runController(parent, cfg)
 		time.Sleep(4 * cfg.Heartbeat)
-		if n := nodeNamed(t, ctl.Status(ctx), r.name); n.Role != RoleAside {
-			t.Fatalf("after a restart %s is %s", r.name, n.Role)
+		if n := nodeNamed(t, ctl.Status(ctx), r.Name); n.Role != RoleAside {
+			t.Fatalf("after a restart %s is %s", r.Name, n.Role)
 		}
 		if st := r.status(); st.Replica != nil {
-			t.Fatalf("%s rejoined: %+v", r.name, st.Replica)
+			t.Fatalf("%s rejoined: %+v", r.Name, st.Replica)
 		}
 	})
 }
@@ -348,22 +349,22 @@ func converged(t testing.TB, primary *testNode, nodes ...*testNode) {
 	t.Helper()
 	pos := primary.status().BinlogPos
 	var want int
-	if err := primary.admin.QueryRow("SELECT COUNT(*) FROM app.t").Scan(&want); err != nil {
+	if err := primary.Admin.QueryRow("SELECT COUNT(*) FROM app.t").Scan(&want); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range nodes {
 		if n == primary {
 			continue
 		}
-		if err := repl.WaitFor(context.Background(), n.admin, pos, 30*time.Second); err != nil {
-			t.Fatalf("%s: %v", n.name, err)
+		if err := repl.WaitFor(context.Background(), n.Admin, pos, 30*time.Second); err != nil {
+			t.Fatalf("%s: %v", n.Name, err)
 		}
 		var got int
-		if err := n.admin.QueryRow("SELECT COUNT(*) FROM app.t").Scan(&got); err != nil {
+		if err := n.Admin.QueryRow("SELECT COUNT(*) FROM app.t").Scan(&got); err != nil {
 			t.Fatal(err)
 		}
 		if got != want {
-			t.Fatalf("%s has %d rows, %s %d", n.name, got, primary.name, want)
+			t.Fatalf("%s has %d rows, %s %d", n.Name, got, primary.Name, want)
 		}
 	}
 }

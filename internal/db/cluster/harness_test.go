@@ -3,45 +3,29 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
-	"io"
-	"log"
 	"log/slog"
-	"maps"
-	"net"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
-	"github.com/trio-stack/trio/internal/db"
+	"github.com/trio-stack/trio/internal/db/dbtest"
 	"github.com/trio-stack/trio/internal/db/repl"
 	"github.com/trio-stack/trio/internal/haproxy"
+	"github.com/trio-stack/trio/internal/haproxy/haproxytest"
 	"github.com/trio-stack/trio/internal/secrets"
 )
 
-// The harness runs real mariadbd processes on loopback ports, as the host
+// The harness runs real mariadbd processes through dbtest, as the host
 // target does (data directories made by mariadb-install-db, each node's
-// own my.cnf and socket, every node rendered as a replica the way
+// own my.cnf, socket and tmpdir, every node rendered as a replica the way
 // render.ReplicationSettings does), and a real HAProxy in master-worker
 // mode with a write and a read backend in front of them. The test plays
 // the agent: it starts and kills the processes.
-
-func init() {
-	// The driver logs connections that the tests kill on purpose.
-	_ = mysql.SetLogger(log.New(io.Discard, "", 0))
-}
 
 var replUser = repl.Credentials{User: "repl", Password: "replpw"}
 
@@ -49,191 +33,42 @@ var replUser = repl.Credentials{User: "repl", Password: "replpw"}
 // except in CI, where that is a failure.
 func requirePrograms(t testing.TB) {
 	t.Helper()
-	for _, p := range []string{"mariadbd", "mariadb-install-db", "haproxy"} {
-		if _, err := exec.LookPath(p); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is not installed (CI=true, so this fails instead of skipping); test.sh installs mariadb-server and haproxy", p)
-			}
-			t.Skipf("%s is not installed", p)
-		}
-	}
+	dbtest.RequirePrograms(t, "mariadbd", "mariadb-install-db")
+	haproxytest.RequireProgram(t, "haproxy")
 }
 
 // testNode is one mariadbd under test.
 type testNode struct {
+	*dbtest.Server
 	t        testing.TB
-	name     string
-	dir      string // holds data/ and run/
-	port     int
 	serverID uint32
 	// link is the socket path the controller is given: a symlink to the
 	// real socket, which a test removes to cut the controller off.
-	link  string
-	cmd   *exec.Cmd
-	done  chan struct{}
-	admin *sql.DB
+	link string
 }
-
-func (s *testNode) datadir() string { return filepath.Join(s.dir, "data") }
-func (s *testNode) socket() string  { return filepath.Join(s.dir, "run", "mysqld.sock") }
-func (s *testNode) logPath() string { return filepath.Join(s.dir, "run", "error.log") }
-func (s *testNode) cnf() string     { return filepath.Join(s.dir, "my.cnf") }
 
 // node is how the controller sees the server.
 func (s *testNode) node() repl.Node {
-	return repl.Node{Name: s.name, Socket: s.link, Host: "127.0.0.1", Port: s.port}
-}
-
-// testBase is a directory the mysql user can reach: t.TempDir makes it
-// and its parent 0700.
-func testBase(t testing.TB) string {
-	t.Helper()
-	base := t.TempDir()
-	for _, d := range []string{filepath.Dir(base), base} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return base
+	return repl.Node{Name: s.Name, Socket: s.link, Host: "127.0.0.1", Port: s.Port}
 }
 
 func newNode(t testing.TB, base, name string, serverID uint32) *testNode {
 	t.Helper()
-	s := &testNode{t: t, name: name, dir: filepath.Join(base, name), port: freePort(t), serverID: serverID}
-	s.link = filepath.Join(base, name+".sock")
-	for _, d := range []string{s.dir, filepath.Join(s.dir, "run"), filepath.Join(s.dir, "tmp")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+	s := &testNode{
+		Server: dbtest.NewServer(t, base, name, repl.Settings(repl.Replica, serverID, repl.SettingsOptions{})),
+		t:      t, serverID: serverID, link: filepath.Join(base, name+".sock"),
 	}
-	chownMySQL(t, filepath.Join(s.dir, "run"))
-	chownMySQL(t, filepath.Join(s.dir, "tmp"))
-	s.writeConfig()
-	if err := os.Symlink(s.socket(), s.link); err != nil {
+	if err := os.Symlink(s.Socket(), s.link); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.kill)
 	return s
-}
-
-// writeConfig renders my.cnf: fixed settings, then the replication
-// settings every node of a replicated tier gets. Each node has its own
-// tmpdir, as the renderer gives it: mariadbd removes every #sql file in
-// its tmpdir as it starts, under the feet of a neighbour's bootstrap.
-func (s *testNode) writeConfig() {
-	var b strings.Builder
-	fmt.Fprintf(&b, "[mysqld]\ndatadir = %s\nsocket = %s\nport = %d\nbind-address = 127.0.0.1\npid-file = %s\nlog_error = %s\ntmpdir = %s\n",
-		s.datadir(), s.socket(), s.port, filepath.Join(s.dir, "run", "mysqld.pid"), s.logPath(), filepath.Join(s.dir, "tmp"))
-	b.WriteString("skip-name-resolve\ninnodb_buffer_pool_size = 32M\ninnodb_log_file_size = 16M\n")
-	settings := repl.Settings(repl.Replica, s.serverID, repl.SettingsOptions{})
-	for _, k := range slices.Sorted(maps.Keys(settings)) {
-		fmt.Fprintf(&b, "%s = %s\n", k, settings[k])
-	}
-	if err := os.WriteFile(s.cnf(), []byte(b.String()), 0o644); err != nil {
-		s.t.Fatal(err)
-	}
-}
-
-// install makes an empty data directory the way dbinit.go does.
-func (s *testNode) install() error {
-	args := []string{"--defaults-file=" + s.cnf(), "--datadir=" + s.datadir(), "--skip-test-db"}
-	u, err := db.AdminUser()
-	if err != nil {
-		return err
-	}
-	if os.Geteuid() == 0 {
-		args = append(args, "--user=mysql")
-	}
-	args = append(args, "--auth-root-authentication-method=socket", "--auth-root-socket-user="+u)
-	if out, err := exec.Command("mariadb-install-db", args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("mariadb-install-db %s: %v\n%s\nits log says:\n%s", s.name, err, out, tail(s.logPath(), 20))
-	}
-	return nil
-}
-
-// start runs mariadbd with its my.cnf, as the agent does after a crash,
-// and waits until it answers.
-func (s *testNode) start() {
-	s.t.Helper()
-	if err := s.tryStart(); err != nil {
-		s.t.Fatal(err)
-	}
-}
-
-func (s *testNode) tryStart() error {
-	args := []string{"--defaults-file=" + s.cnf()}
-	if os.Geteuid() == 0 {
-		args = append(args, "--user=mysql")
-	}
-	cmd := exec.Command("mariadbd", args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %v", s.name, err)
-	}
-	s.cmd, s.done = cmd, make(chan struct{})
-	done := s.done
-	go func() { cmd.Wait(); close(done) }()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		select {
-		case <-done:
-			s.cmd = nil
-			return fmt.Errorf("%s exited while starting; its log says:\n%s", s.name, tail(s.logPath(), 20))
-		default:
-		}
-		if c, err := net.DialTimeout("unix", s.socket(), time.Second); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not open its socket; its log says:\n%s", s.name, tail(s.logPath(), 20))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	d, err := db.Admin(s.socket())
-	if err != nil {
-		return err
-	}
-	if err := d.Ping(); err != nil {
-		d.Close()
-		return fmt.Errorf("%s: %v", s.name, err)
-	}
-	s.admin = d
-	return nil
-}
-
-// kill ends the server with SIGKILL, as a crash would.
-func (s *testNode) kill() {
-	if s.cmd == nil {
-		return
-	}
-	if s.admin != nil {
-		s.admin.Close()
-		s.admin = nil
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGKILL)
-	<-s.done
-	s.cmd = nil
-}
-
-// freeze stops the server (SIGSTOP): it hangs, its sockets stay open.
-func (s *testNode) freeze() { _ = s.cmd.Process.Signal(syscall.SIGSTOP) }
-
-// thaw lets a frozen server go on.
-func (s *testNode) thaw() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
-
-func (s *testNode) exec(q string, args ...any) {
-	s.t.Helper()
-	if _, err := s.admin.ExecContext(context.Background(), q, args...); err != nil {
-		s.t.Fatalf("%s: %s: %v", s.name, q, err)
-	}
 }
 
 func (s *testNode) status() repl.NodeStatus {
 	s.t.Helper()
-	st, err := repl.Status(context.Background(), s.admin)
+	st, err := repl.Status(context.Background(), s.Admin)
 	if err != nil {
-		s.t.Fatalf("%s: %v", s.name, err)
+		s.t.Fatalf("%s: %v", s.Name, err)
 	}
 	return st
 }
@@ -247,7 +82,7 @@ func (s *testNode) cutOff() {
 		s.t.Fatal(err)
 	}
 	ctx := context.Background()
-	conn, err := s.admin.Conn(ctx)
+	conn, err := s.Admin.Conn(ctx)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -273,66 +108,18 @@ func (s *testNode) cutOff() {
 // reconnect puts the socket link back.
 func (s *testNode) reconnect() {
 	s.t.Helper()
-	if err := os.Symlink(s.socket(), s.link); err != nil {
+	if err := os.Symlink(s.Socket(), s.link); err != nil {
 		s.t.Fatal(err)
 	}
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// chownMySQL gives a tree to the mysql user when the tests run as root.
-func chownMySQL(t testing.TB, root string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		return
-	}
-	u, err := user.Lookup("mysql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	err = filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, uid, gid)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // testLB is a real HAProxy with the db endpoints as trio renders them:
 // every node a server of both backends, checked every second.
 type testLB struct {
 	t         testing.TB
-	dir       string
 	socket    string
 	writePort int
 	readPort  int
-	cmd       *exec.Cmd
-	done      chan struct{}
 	client    *haproxy.Client
 }
 
@@ -341,11 +128,11 @@ type testLB struct {
 // right before anything else.
 func startLB(t testing.TB, base string, nodes []*testNode) *testLB {
 	t.Helper()
-	l := &testLB{t: t, dir: filepath.Join(base, "lb"), writePort: freePort(t), readPort: freePort(t)}
-	if err := os.MkdirAll(l.dir, 0o755); err != nil {
+	dir := filepath.Join(base, "lb")
+	l := &testLB{t: t, socket: filepath.Join(dir, "admin.sock"), writePort: haproxytest.FreePort(t), readPort: haproxytest.FreePort(t)}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	l.socket = filepath.Join(l.dir, "admin.sock")
 	var b strings.Builder
 	fmt.Fprintf(&b, `global
     stats socket %s mode 600 level admin
@@ -365,7 +152,7 @@ listen db-write
     bind 127.0.0.1:%d
 `, l.socket, l.writePort)
 	for _, n := range nodes {
-		fmt.Fprintf(&b, "    server %s 127.0.0.1:%d check\n", n.name, n.port)
+		fmt.Fprintf(&b, "    server %s 127.0.0.1:%d check\n", n.Name, n.Port)
 	}
 	fmt.Fprintf(&b, "\nlisten db-read\n    bind 127.0.0.1:%d\n    balance leastconn\n", l.readPort)
 	for i, n := range nodes {
@@ -373,50 +160,15 @@ listen db-write
 		if i == 0 {
 			backup = " backup"
 		}
-		fmt.Fprintf(&b, "    server %s 127.0.0.1:%d check%s\n", n.name, n.port, backup)
+		fmt.Fprintf(&b, "    server %s 127.0.0.1:%d check%s\n", n.Name, n.Port, backup)
 	}
-	cfg := filepath.Join(l.dir, "haproxy.cfg")
+	cfg := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(cfg, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(l.dir, "haproxy.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command("haproxy", "-W", "-db", "-f", cfg)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	l.cmd, l.done = cmd, make(chan struct{})
-	go func() { cmd.Wait(); close(l.done) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-l.done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-l.done
-		}
-	})
-	l.client = haproxy.NewClient(l.socket)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := l.client.Info(context.Background()); err == nil {
-			return l
-		}
-		select {
-		case <-l.done:
-			t.Fatalf("haproxy exited:\n%s", tail(filepath.Join(l.dir, "haproxy.log"), 20))
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("haproxy does not answer on %s:\n%s", l.socket, tail(filepath.Join(l.dir, "haproxy.log"), 20))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	bin := haproxytest.RequireProgram(t, "haproxy")
+	l.client = haproxytest.Start(t, bin, cfg, l.socket, filepath.Join(dir, "haproxy.log")).Client
+	return l
 }
 
 // states returns every server's status as "backend/server" → status.
@@ -433,27 +185,6 @@ func (l *testLB) states() map[string]haproxy.Status {
 	return m
 }
 
-// app opens a connection pool as the application's account through an
-// HAProxy endpoint, like a PHP app would: an account without READ ONLY
-// ADMIN, so read_only stops it.
-func appDB(t testing.TB, port int) *sql.DB {
-	t.Helper()
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Passwd = "app", "apppw"
-	cfg.Net, cfg.Addr = "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cfg.DBName = "app"
-	cfg.Timeout = 2 * time.Second
-	cfg.ReadTimeout = 20 * time.Second
-	conn, err := mysql.NewConnector(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := sql.OpenDB(conn)
-	d.SetMaxOpenConns(1)
-	t.Cleanup(func() { d.Close() })
-	return d
-}
-
 // testCluster is one primary and two replicas behind HAProxy.
 type testCluster struct {
 	t     testing.TB
@@ -468,48 +199,33 @@ type testCluster struct {
 func newCluster(t testing.TB) *testCluster {
 	t.Helper()
 	ctx := context.Background()
-	base := testBase(t)
+	base := dbtest.Base(t)
 	c := &testCluster{t: t, base: base}
 	for i := range 3 {
 		c.nodes = append(c.nodes, newNode(t, base, fmt.Sprintf("db-%d", i), uint32(i+1)))
 	}
-	errs := make([]error, len(c.nodes))
-	var wg sync.WaitGroup
+	servers := make([]*dbtest.Server, len(c.nodes))
 	for i, n := range c.nodes {
-		wg.Go(func() {
-			if errs[i] = n.install(); errs[i] == nil {
-				errs[i] = n.tryStart()
-			}
-		})
+		servers[i] = n.Server
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
+	dbtest.InstallAndStart(t, servers...)
 	p := c.nodes[0]
-	if err := repl.EnsureReplicationUser(ctx, p.admin, replUser.User, secrets.MySQLNativeHash([]byte(replUser.Password))); err != nil {
+	if err := repl.EnsureReplicationUser(ctx, p.Admin, replUser.User, secrets.MySQLNativeHash([]byte(replUser.Password))); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
-		"CREATE DATABASE app",
-		"CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(64) NOT NULL, at DATETIME(6) NOT NULL DEFAULT NOW(6)) ENGINE=InnoDB",
-		"CREATE USER app@'%' IDENTIFIED BY 'apppw'",
-		"GRANT ALL ON app.* TO app@'%'",
-	} {
-		p.exec(q)
-	}
+	p.CreateAppSchema()
 	for _, r := range c.nodes[1:] {
-		if err := repl.StartReplica(ctx, r.admin, p.node(), replUser, nil, repl.ReplicaOptions{}); err != nil {
-			t.Fatalf("%s: %v", r.name, err)
+		if err := repl.StartReplica(ctx, r.Admin, p.node(), replUser, nil, repl.ReplicaOptions{}); err != nil {
+			t.Fatalf("%s: %v", r.Name, err)
 		}
 	}
-	at, err := repl.Promote(ctx, p.admin, 10*time.Second)
+	at, err := repl.Promote(ctx, p.Admin, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.lb = startLB(t, base, c.nodes)
 	c.cfg = Config{
-		Primary: p.name, Repl: replUser, PromotedAt: at,
+		Primary: p.Name, Repl: replUser, PromotedAt: at,
 		HAProxySocket: c.lb.socket, WriteBackend: "db-write", ReadBackend: "db-read",
 		Heartbeat: 250 * time.Millisecond,
 	}
@@ -522,7 +238,7 @@ func newCluster(t testing.TB) *testCluster {
 func (c *testCluster) node(name string) *testNode {
 	c.t.Helper()
 	for _, n := range c.nodes {
-		if n.name == name {
+		if n.Name == name {
 			return n
 		}
 	}
@@ -607,4 +323,12 @@ func eventually(t testing.TB, timeout time.Duration, cond func() (bool, string))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// spread is min, median and max.
+func spread(ds []time.Duration) string {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	r := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	return fmt.Sprintf("min %s, median %s, max %s", r(s[0]), r(s[len(s)/2]), r(s[len(s)-1]))
 }

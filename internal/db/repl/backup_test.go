@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/trio-stack/trio/internal/db/dbtest"
 )
 
 // TestBackup_RoundTrip backs up a node both ways and restores each copy
@@ -14,16 +16,16 @@ import (
 func TestBackup_RoundTrip(t *testing.T) {
 	requirePrograms(t)
 	ctx := context.Background()
-	base := testBase(t)
+	base := dbtest.Base(t)
 	standalone := SettingsOptions{Standalone: true}
 
 	src := newServer(t, base, "src", 1, Primary, standalone)
-	src.install()
-	src.start()
-	if _, err := Promote(ctx, src.admin, 0); err != nil {
+	src.Install()
+	src.Start()
+	if _, err := Promote(ctx, src.Admin, 0); err != nil {
 		t.Fatal(err)
 	}
-	createSchema(t, src)
+	src.CreateAppSchema()
 	for _, q := range []string{
 		"INSERT INTO app.t (id, v) SELECT seq, CONCAT('row ', seq) FROM seq.seq_1_to_3000",
 		"CREATE TABLE app.blobs (id INT PRIMARY KEY, b LONGBLOB, d DECIMAL(20,6)) ENGINE=InnoDB",
@@ -33,7 +35,7 @@ func TestBackup_RoundTrip(t *testing.T) {
 		"CREATE PROCEDURE app.touch() INSERT INTO app.audit (note) VALUES ('touched')",
 		"INSERT INTO app.t (id, v) VALUES (5000, 'fires the trigger')",
 	} {
-		src.exec(q)
+		src.Exec(q)
 	}
 	want := src.checksums()
 	at := src.status().BinlogPos
@@ -59,19 +61,19 @@ func TestBackup_RoundTrip(t *testing.T) {
 				if _, err := LoadDump(ctx, dir, dst.node(), Credentials{}); err == nil {
 					t.Fatal("LoadDump took a physical backup")
 				}
-				if _, err := Restore(ctx, dir, dst.datadir()); err != nil {
+				if _, err := Restore(ctx, dir, dst.DataDir()); err != nil {
 					t.Fatal(err)
 				}
-				chownMySQL(t, dst.datadir())
-				dst.start()
+				dbtest.ChownMySQL(t, dst.DataDir())
+				dst.Start()
 				// As a new primary, it numbers on from the backup.
-				if err := SetPosition(ctx, dst.admin, m.GTID); err != nil {
+				if err := SetPosition(ctx, dst.Admin, m.GTID); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := Promote(ctx, dst.admin, 0); err != nil {
+				if _, err := Promote(ctx, dst.Admin, 0); err != nil {
 					t.Fatal(err)
 				}
-				conn, err := dst.admin.Conn(ctx)
+				conn, err := dst.Admin.Conn(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -86,10 +88,10 @@ func TestBackup_RoundTrip(t *testing.T) {
 				if g, _ := MustPosition(last).Domain(0); g.Seq != at[0].Seq+1 {
 					t.Fatalf("first transaction after restore is %s, want sequence %d", last, at[0].Seq+1)
 				}
-				dst.exec("DELETE FROM app.audit WHERE note = 'restored'")
+				dst.Exec("DELETE FROM app.audit WHERE note = 'restored'")
 			case Logical:
-				dst.install()
-				dst.start()
+				dst.Install()
+				dst.Start()
 				if _, err := Restore(ctx, dir, filepath.Join(base, "nowhere")); err == nil {
 					t.Fatal("Restore took a logical backup")
 				}
@@ -101,7 +103,7 @@ func TestBackup_RoundTrip(t *testing.T) {
 				t.Fatalf("restored checksums %v, want %v", got, want)
 			}
 			var routines, triggers, accounts int
-			err = dst.admin.QueryRow(`SELECT
+			err = dst.Admin.QueryRow(`SELECT
 				(SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'app'),
 				(SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'app'),
 				(SELECT COUNT(*) FROM mysql.user WHERE User = 'app')`).Scan(&routines, &triggers, &accounts)
@@ -117,9 +119,9 @@ func TestBackup_RoundTrip(t *testing.T) {
 
 	t.Run("LogicalOverTCP", func(t *testing.T) {
 		// A node on another machine: no socket, an admin account.
-		src.exec("CREATE USER trioadmin@'127.0.0.1' IDENTIFIED BY 'admin''pw'")
-		src.exec("GRANT ALL PRIVILEGES ON *.* TO trioadmin@'127.0.0.1' WITH GRANT OPTION")
-		remote := Node{Name: "remote", Host: "127.0.0.1", Port: src.port}
+		src.Exec("CREATE USER trioadmin@'127.0.0.1' IDENTIFIED BY 'admin''pw'")
+		src.Exec("GRANT ALL PRIVILEGES ON *.* TO trioadmin@'127.0.0.1' WITH GRANT OPTION")
+		remote := Node{Name: "remote", Host: "127.0.0.1", Port: src.Port}
 		admin := Credentials{User: "trioadmin", Password: "admin'pw"}
 		d, err := remote.Open(admin)
 		if err != nil {
