@@ -29,7 +29,12 @@ func newInitCmd(g *globals) *cobra.Command {
 		Long: `init writes a trio.yaml and a minimal PHP app into DIR (created if needed),
 or with --example a complete example app (` + strings.Join(examples.Names(), ", ") + `).
 It never overwrites an existing trio.yaml unless --force.`,
-		Args: cobra.ExactArgs(1),
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{fmt.Errorf("init takes the directory to create the stack in; see `trio init --help`")}
+			}
+			return nil
+		},
 		RunE: func(c *cobra.Command, args []string) error {
 			return runInit(o, args[0])
 		},

@@ -3,7 +3,6 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/trio-stack/trio/internal/stack"
 	"github.com/trio-stack/trio/internal/target"
 )
 
@@ -21,15 +20,11 @@ func newLogsCmd(g *globals) *cobra.Command {
 		Long: `logs prints the last lines of each instance's log (and nginx's access log),
 each line prefixed with where it came from. -f keeps following, as tail -f
 does; because of that, this verb takes the stack file as --file, not -f.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: maxArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			var tiers []stack.Tier
-			if len(args) == 1 {
-				t, err := stack.ParseTier(args[0])
-				if err != nil {
-					return usageError{err}
-				}
-				tiers = []stack.Tier{t}
+			tiers, err := tierArg(args)
+			if err != nil {
+				return err
 			}
 			st, t, err := o.open(c.Context(), target.Options{})
 			if err != nil {

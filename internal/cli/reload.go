@@ -3,7 +3,6 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/trio-stack/trio/internal/stack"
 	"github.com/trio-stack/trio/internal/target"
 )
 
@@ -15,15 +14,11 @@ func newReloadCmd(g *globals) *cobra.Command {
 their config and waits until new workers serve; requests in flight finish on
 the old ones. It does not re-render anything: after editing trio.yaml, use
 trio apply, which reloads only what changed.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: maxArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			var tiers []stack.Tier
-			if len(args) == 1 {
-				t, err := stack.ParseTier(args[0])
-				if err != nil {
-					return usageError{err}
-				}
-				tiers = []stack.Tier{t}
+			tiers, err := tierArg(args)
+			if err != nil {
+				return err
 			}
 			st, t, err := g.open(c.Context(), target.Options{})
 			if err != nil {

@@ -156,6 +156,28 @@ func lock(t target.Target, command string) (func(), error) {
 	return func() {}, nil
 }
 
+// tierArg reads an optional TIER argument; none selects every tier.
+func tierArg(args []string) ([]stack.Tier, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	t, err := stack.ParseTier(args[0])
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return []stack.Tier{t}, nil
+}
+
+// maxArgs is cobra.MaximumNArgs with the exit code of a usage error.
+func maxArgs(n int) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) > n {
+			return usageError{fmt.Errorf("%s takes at most %d argument(s), got %q; see `%s --help`", c.Name(), n, strings.Join(args, " "), c.CommandPath())}
+		}
+		return nil
+	}
+}
+
 func noArgs(c *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		return usageError{fmt.Errorf("%s takes no arguments, got %q; see `%s --help`", c.Name(), strings.Join(args, " "), c.CommandPath())}
