@@ -24,3 +24,11 @@ func Install(ctx context.Context, pkgs []PkgVersion, progress func(Progress)) er
 func ProgramVersion(ctx context.Context, c Component, prefix string) (string, error) {
 	return new(Apt).ProgramVersion(ctx, c, prefix)
 }
+
+// Update runs apt-get update on this machine, reporting its progress.
+func Update(ctx context.Context, progress func(Progress)) error {
+	if progress == nil {
+		progress = func(Progress) {}
+	}
+	return (&Apt{}).update(ctx, progress)
+}

@@ -70,7 +70,17 @@ func runApply(ctx context.Context, o *applyOptions, up bool) (*applyResult, erro
 	if err != nil {
 		return nil, err
 	}
-	st, t, err := o.open(ctx, target.Options{AllowDrift: o.allowDrift, UpgradeDB: o.upgradeDB, Rollback: o.rollback})
+	var last string
+	st, t, err := o.open(ctx, target.Options{
+		AllowDrift: o.allowDrift, UpgradeDB: o.upgradeDB, Rollback: o.rollback,
+		RefreshPackageLists: true,
+		Progress: func(s string) {
+			if s != last {
+				fmt.Fprintln(log, "   "+s)
+				last = s
+			}
+		},
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -119,7 +119,12 @@ type Options struct {
 	UpgradeDB  bool   // upgrade a data directory made by an older MariaDB
 	Version    string // identity of this trio binary, to notice a stale agent
 	Rollback   bool   // plan towards the release before the live one
-	Secrets    SecretResolver
+	// RefreshPackageLists lets planning run apt-get update on a machine
+	// that never did (up and apply; plan only observes).
+	RefreshPackageLists bool
+	// Progress receives progress of long observations, such as that.
+	Progress func(string)
+	Secrets  SecretResolver
 }
 
 // SecretResolver turns a {secret: NAME} reference into its value. It is

@@ -167,7 +167,7 @@ func (h *Host) observePackages(ctx context.Context, st *stack.Stack, pl *payload
 	lock, err := apt.Read(lockPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if lock, err = apt.Resolve(ctx, want); err != nil {
+		if lock, err = h.resolvePackages(ctx, want); err != nil {
 			return err
 		}
 		pl.writeLock = true
@@ -185,7 +185,7 @@ func (h *Host) observePackages(ctx context.Context, st *stack.Stack, pl *payload
 			}
 		}
 		if len(missing) > 0 {
-			more, err := apt.Resolve(ctx, missing)
+			more, err := h.resolvePackages(ctx, missing)
 			if err != nil {
 				return err
 			}
@@ -258,6 +258,27 @@ func (h *Host) observeRelease(st *stack.Stack, pl *payload, notes *[]string) err
 	}
 	pl.release = id
 	return nil
+}
+
+// resolvePackages pins versions to builds. On a machine whose apt never fetched
+// its package lists (a fresh image), a command that may change the host
+// fetches them first; `trio plan` only says so.
+func (h *Host) resolvePackages(ctx context.Context, want map[apt.Component]string) (*apt.Lock, error) {
+	lock, err := apt.Resolve(ctx, want)
+	if errors.Is(err, apt.ErrNoPackageLists) && h.opts.RefreshPackageLists && h.users.Root {
+		if h.opts.Progress != nil {
+			h.opts.Progress("apt's package lists are empty; running apt-get update")
+		}
+		if err := apt.Update(ctx, func(p apt.Progress) {
+			if h.opts.Progress != nil {
+				h.opts.Progress(p.String())
+			}
+		}); err != nil {
+			return nil, err
+		}
+		return apt.Resolve(ctx, want)
+	}
+	return lock, err
 }
 
 // Components are the Debian components a stack needs, with their pins.
