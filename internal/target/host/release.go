@@ -71,12 +71,13 @@ func (h *Host) writeHistory(hist *history) error {
 // skipInRelease are names under app.root that are never part of a release.
 var skipInRelease = map[string]bool{StateDirName: true, ".git": true, "trio.lock": true}
 
-// notCode lists the files under app.root that describe the stack rather
-// than make up the app (trio.yaml, the vault): editing them is no deploy.
+// notCode lists what under app.root describes or keeps the stack rather
+// than makes up the app (trio.yaml, the vault, the backups): a change
+// there is no deploy.
 func notCode(st *stack.Stack) map[string]bool {
 	out := map[string]bool{}
 	root := st.Path(st.App.Root)
-	for _, p := range []string{st.File, st.Path(st.Secrets.Vault)} {
+	for _, p := range []string{st.File, st.Path(st.Secrets.Vault), st.Path(st.DB.Backup.Dir)} {
 		if rel, err := filepath.Rel(root, p); err == nil && !strings.HasPrefix(rel, "..") {
 			out[rel] = true
 		}
