@@ -26,7 +26,7 @@ go vet ./...
 go test -count=1 -timeout 20m ./...
 # The parsers that read untrusted files get a short fuzz run on top of
 # their committed corpus.
-go test -run '^$' -fuzz '^FuzzDecrypt$' -fuzztime 15s ./internal/secrets
-go test -run '^$' -fuzz '^FuzzParseSecrets$' -fuzztime 15s ./internal/secrets
-go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 15s ./internal/stack
+go test -run '^$' -fuzz '^FuzzDecrypt$' -fuzztime 15s -fuzzminimizetime 3s ./internal/secrets
+go test -run '^$' -fuzz '^FuzzParseSecrets$' -fuzztime 15s -fuzzminimizetime 3s ./internal/secrets
+go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 15s -fuzzminimizetime 3s ./internal/stack
 echo "test.sh: all tests passed"
