@@ -48,6 +48,9 @@ type Agent struct {
 	saveMu sync.Mutex
 	stop   chan bool // true: stop the services before exiting
 	done   atomic.Bool
+	// restored is closed once the snapshot's processes are adopted and
+	// the dead ones started again; requests that change things wait.
+	restored chan struct{}
 
 	db   dbCluster // the database failover controller, when there are replicas
 	jobs jobs      // scheduled commands, such as backups
@@ -58,7 +61,7 @@ func New(runDir, version string, log *slog.Logger) *Agent {
 	return &Agent{
 		runDir: runDir, version: version, log: log, started: time.Now(),
 		services: map[string]*service{}, ops: map[string]*sync.Mutex{},
-		stop: make(chan bool, 1),
+		stop: make(chan bool, 1), restored: make(chan struct{}),
 	}
 }
 
@@ -111,19 +114,20 @@ func (a *Agent) list() []*service {
 	return out
 }
 
-// restore reads the snapshot: live processes are adopted, wanted ones that
-// died while no agent watched are started again.
-func (a *Agent) restore(ctx context.Context) error {
+// restore reads the snapshot and adopts the live processes; it returns
+// the wanted ones that died while no agent watched, to start again once
+// the agent serves.
+func (a *Agent) restore(ctx context.Context) ([]*service, *snapshot, error) {
 	b, err := os.ReadFile(filepath.Join(a.runDir, snapshotName))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("read snapshot: %w", err)
+		return nil, nil, fmt.Errorf("read snapshot: %w", err)
 	}
 	var snap snapshot
 	if err := json.Unmarshal(b, &snap); err != nil {
-		return fmt.Errorf("read snapshot %s: %w; move it aside to start from scratch", filepath.Join(a.runDir, snapshotName), err)
+		return nil, nil, fmt.Errorf("read snapshot %s: %w; move it aside to start from scratch (its processes are then not adopted: stop them by hand)", filepath.Join(a.runDir, snapshotName), err)
 	}
 	var restart []*service
 	for _, e := range snap.Services {
@@ -141,10 +145,20 @@ func (a *Agent) restore(ctx context.Context) error {
 			restart = append(restart, s)
 		}
 	}
+	return restart, &snap, nil
+}
+
+// resume starts what died while no agent watched, then the jobs and the
+// failover controller, and lets changing requests through.
+func (a *Agent) resume(ctx context.Context, restart []*service, snap *snapshot) {
+	defer close(a.restored)
 	for _, s := range restart {
 		if err := a.op(s.spec.Name, func(s *service) error { return s.ensure(ctx, s.spec) }); err != nil {
 			a.log.Error("start after agent restart", "instance", s.spec.Name, "error", err)
 		}
+	}
+	if snap == nil {
+		return
 	}
 	for _, j := range snap.Jobs {
 		a.setJob(j)
@@ -154,7 +168,7 @@ func (a *Agent) restore(ctx context.Context) error {
 			a.log.Error("resume database failover", "error", err)
 		}
 	}
-	return nil
+	a.save()
 }
 
 func (a *Agent) add(spec Spec) *service {
@@ -189,6 +203,12 @@ func (a *Agent) op(name string, fn func(*service) error) error {
 	}
 	m.Lock()
 	defer m.Unlock()
+	a.mu.Lock()
+	current := a.services[name] == s
+	a.mu.Unlock()
+	if !current {
+		return fmt.Errorf("%w: %s (removed meanwhile)", ErrUnknown, name)
+	}
 	return fn(s)
 }
 
@@ -203,9 +223,25 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("agent lock: %w", err)
 	}
 	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return fmt.Errorf("%w (%s is locked)", ErrRunning, lock.Name())
+	// An agent being replaced lets go of the lock a moment after it
+	// answered its last request.
+	for tries := 0; ; tries++ {
+		err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if tries == 50 {
+			return fmt.Errorf("%w (%s is locked)", ErrRunning, lock.Name())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
+	// Adopt before answering anyone: a request must never find an
+	// instance unknown that is in fact running.
+	restart, snap, err := a.restore(ctx)
+	if err != nil {
+		return err // the snapshot is kept as it is, for a person to look at
+	}
+	a.save()
 	sock := filepath.Join(a.runDir, SocketName)
 	_ = os.Remove(sock) // left by an agent that died; we hold the lock
 	old := unix.Umask(0o177)
@@ -221,10 +257,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	go srv.Serve(ln)
 	a.log.Info("agent up", "pid", os.Getpid(), "version", a.version, "socket", sock)
 
-	if err := a.restore(ctx); err != nil {
-		a.log.Error("restore", "error", err)
-	}
-	a.save()
+	go a.resume(ctx, restart, snap)
 	go a.watchHealth(ctx)
 
 	var stopServices bool

@@ -31,6 +31,7 @@ func (a *Agent) routes() http.Handler {
 		writeJSON(w, http.StatusOK, a.status())
 	})
 	mux.HandleFunc("PUT /v1/services/{name}", func(w http.ResponseWriter, r *http.Request) {
+		<-a.restored
 		var spec Spec
 		if err := json.NewDecoder(r.Body).Decode(&spec); err != nil {
 			writeErr(w, http.StatusBadRequest, fmt.Errorf("bad spec: %v", err))
@@ -54,8 +55,13 @@ func (a *Agent) routes() http.Handler {
 	}
 	mux.HandleFunc("DELETE /v1/services/{name}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
-		a.reply(w, name, func(s *service) error { return s.stop(r.Context()) })
-		a.remove(name)
+		a.reply(w, name, func(s *service) error {
+			if err := s.stop(r.Context()); err != nil {
+				return err
+			}
+			a.remove(name) // under the op lock: no operation can still be queued on it
+			return nil
+		})
 		a.save()
 	})
 	mux.HandleFunc("POST /v1/shutdown", func(w http.ResponseWriter, r *http.Request) {
@@ -74,6 +80,7 @@ func (a *Agent) routes() http.Handler {
 }
 
 func (a *Agent) reply(w http.ResponseWriter, name string, fn func(*service) error) {
+	<-a.restored
 	err := a.op(name, fn)
 	switch {
 	case errors.Is(err, ErrUnknown):

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/trio-stack/trio/internal/db/cluster"
 )
@@ -26,6 +28,8 @@ type dbCluster struct {
 	// snapshot still says who the primary is. Atomic: the controller
 	// reports changes from its own goroutine while mu may be held.
 	cfg atomic.Pointer[cluster.Config]
+	// lease resumes automatic failover when a pause runs out.
+	lease *time.Timer
 }
 
 // setCluster starts (or replaces) the controller with cfg.
@@ -91,6 +95,7 @@ func (a *Agent) dbRoutes(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, ctl.Status(r.Context()))
 	})
 	mux.HandleFunc("PUT /v1/db", func(w http.ResponseWriter, r *http.Request) {
+		<-a.restored
 		var cfg cluster.Config
 		if err := json.NewDecoder(r.Body).Decode(&cfg); err != nil {
 			writeErr(w, http.StatusBadRequest, fmt.Errorf("bad cluster config: %v", err))
@@ -126,6 +131,7 @@ func (a *Agent) dbRoutes(mux *http.ServeMux) {
 	})
 	act := func(path string, fn func(context.Context, *cluster.Controller, *http.Request) error) {
 		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
+			<-a.restored
 			ctl := a.controller()
 			if ctl == nil {
 				writeErr(w, http.StatusNotFound, ErrNoCluster)
@@ -146,7 +152,19 @@ func (a *Agent) dbRoutes(mux *http.ServeMux) {
 		return c.Failover(ctx, "asked for with trio db failover")
 	})
 	act("/v1/db/pause", func(ctx context.Context, c *cluster.Controller, r *http.Request) error {
+		// A pause is a lease: should the caller die mid-way, failover
+		// comes back on its own.
+		d, err := time.ParseDuration(r.URL.Query().Get("for"))
+		if err != nil || d <= 0 {
+			d = 10 * time.Minute
+		}
 		c.Pause()
+		a.db.mu.Lock()
+		if a.db.lease != nil {
+			a.db.lease.Stop()
+		}
+		a.db.lease = time.AfterFunc(d, c.Resume)
+		a.db.mu.Unlock()
 		return nil
 	})
 	act("/v1/db/resume", func(ctx context.Context, c *cluster.Controller, r *http.Request) error {
@@ -180,7 +198,7 @@ func (c *Client) DBAction(ctx context.Context, action, to string) (cluster.Topol
 	var t cluster.Topology
 	path := "/v1/db/" + action
 	if to != "" {
-		path += "?to=" + to
+		path += "?to=" + url.QueryEscape(to)
 	}
 	err := c.call(ctx, http.MethodPost, path, nil, &t)
 	if err != nil && errors.Is(err, ErrUnknown) {

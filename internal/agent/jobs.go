@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"time"
 )
@@ -18,12 +19,14 @@ type Job struct {
 	// Args are given to the trio binary the agent runs from.
 	Args []string `json:"args"`
 	Log  string   `json:"log"`
+	// LastRun is kept across agent restarts, so that a schedule is not
+	// pushed back each time the agent or the job is set again.
+	LastRun time.Time `json:"last_run,omitzero"`
 }
 
 // JobStatus is a job and how its last run went.
 type JobStatus struct {
 	Job
-	LastRun  time.Time `json:"last_run,omitzero"`
 	LastErr  string    `json:"last_error,omitempty"`
 	NextRun  time.Time `json:"next_run"`
 	Running  bool      `json:"running"`
@@ -48,10 +51,18 @@ func (a *Agent) setJob(j Job) {
 		a.jobs.entries = map[string]*jobRun{}
 	}
 	if old := a.jobs.entries[j.Name]; old != nil {
+		if old.status.Every == j.Every && slices.Equal(old.status.Args, j.Args) && old.status.Log == j.Log {
+			return // the same job: keep its schedule
+		}
+		j.LastRun = old.status.LastRun
 		old.cancel()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &jobRun{status: JobStatus{Job: j, NextRun: time.Now().Add(time.Duration(j.Every))}, cancel: cancel}
+	next := time.Now().Add(time.Duration(j.Every))
+	if !j.LastRun.IsZero() {
+		next = j.LastRun.Add(time.Duration(j.Every))
+	}
+	r := &jobRun{status: JobStatus{Job: j, NextRun: next}, cancel: cancel}
 	a.jobs.entries[j.Name] = r
 	go a.schedule(ctx, r)
 }
@@ -109,6 +120,7 @@ func (a *Agent) schedule(ctx context.Context, r *jobRun) {
 			a.log.Error("job failed", "job", job.Name, "error", err)
 		}
 		a.jobs.mu.Unlock()
+		a.save() // the run time outlives this agent
 	}
 }
 

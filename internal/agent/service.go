@@ -349,10 +349,9 @@ func (s *service) halt(ctx context.Context, p *process) error {
 	select {
 	case <-p.done:
 	case <-timer.C:
+		// Only the program's own stop timeout escalates: a client that
+		// gave up must not turn MariaDB's flush into a SIGKILL.
 		s.log.Warn("did not stop in time; killing", "pid", p.pid)
-		killGroup(p.pid, syscall.SIGKILL)
-		<-p.done
-	case <-ctx.Done():
 		killGroup(p.pid, syscall.SIGKILL)
 		<-p.done
 	}
@@ -476,22 +475,29 @@ func (s *service) check(ctx context.Context) {
 
 // ServiceStatus is one instance as the agent sees it.
 type ServiceStatus struct {
-	Name      string    `json:"name"`
-	Tier      string    `json:"tier"`
-	State     string    `json:"state"`
-	Healthy   bool      `json:"healthy"`
-	PID       int       `json:"pid,omitempty"`
-	Adopted   bool      `json:"adopted,omitempty"`
-	Since     time.Time `json:"since,omitzero"`
-	Restarts  int       `json:"restarts"`
-	LastExit  string    `json:"last_exit,omitempty"`
-	SpecHash  string    `json:"spec_hash"`
-	Want      bool      `json:"want"`
-	LogTail   string    `json:"log_tail,omitempty"`
-	processID uint64
+	Name     string    `json:"name"`
+	Tier     string    `json:"tier"`
+	State    string    `json:"state"`
+	Healthy  bool      `json:"healthy"`
+	PID      int       `json:"pid,omitempty"`
+	Adopted  bool      `json:"adopted,omitempty"`
+	Since    time.Time `json:"since,omitzero"`
+	Restarts int       `json:"restarts"`
+	LastExit string    `json:"last_exit,omitempty"`
+	SpecHash string    `json:"spec_hash"`
+	Want     bool      `json:"want"`
+	LogTail  string    `json:"log_tail,omitempty"`
 }
 
 func (s *service) status() ServiceStatus {
+	st := s.statusLocked()
+	if st.LogTail != "" {
+		st.LogTail = Tail(st.LogTail, 10)
+	}
+	return st
+}
+
+func (s *service) statusLocked() ServiceStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := ServiceStatus{
@@ -499,11 +505,11 @@ func (s *service) status() ServiceStatus {
 		Restarts: s.restarts, LastExit: s.lastExit, SpecHash: s.spec.Hash(), Want: s.want,
 	}
 	if s.proc != nil {
-		st.PID, st.Adopted, st.Since, st.processID = s.proc.pid, s.proc.adopted, s.startedAt, s.proc.start
+		st.PID, st.Adopted, st.Since = s.proc.pid, s.proc.adopted, s.startedAt
 	}
 	if s.crashLooping() {
 		st.State = StateCrashLoop.String()
-		st.LogTail = Tail(s.spec.Log, 10)
+		st.LogTail = s.spec.Log // read outside the lock, below
 	}
 	return st
 }

@@ -26,7 +26,7 @@ runs automatic failover; these commands show it and act on it by hand.`,
 	}
 	c.AddCommand(newDBStatusCmd(g), newDBSwitchoverCmd(g), newDBFailoverCmd(g),
 		newDBBackupCmd(g), newDBRestoreCmd(g), newDBShellCmd(g), newDBDumpCmd(g))
-	return c
+	return group(c)
 }
 
 // database opens the stack's target as a database administrator.
@@ -40,6 +40,14 @@ func (g *globals) database(ctx context.Context) (*stack.Stack, target.Database, 
 		return nil, nil, fmt.Errorf("the %s target does not administer databases", g.target)
 	}
 	return st, d, nil
+}
+
+// lockDatabase holds the stack for a command that changes the database.
+func lockDatabase(d target.Database, command string) (func(), error) {
+	if t, ok := d.(target.Target); ok {
+		return lock(t, command)
+	}
+	return func() {}, nil
 }
 
 // jsonAndLog says whether -o json is on, and where progress goes: to
@@ -256,6 +264,13 @@ server, started, and every table of the app is checksummed.`,
 			st, d, err := g.database(c.Context())
 			if err != nil {
 				return err
+			}
+			if !opts.Verify {
+				unlock, err := lockDatabase(d, "db restore")
+				if err != nil {
+					return err
+				}
+				defer unlock()
 			}
 			res, err := d.Restore(c.Context(), st, args[0], opts, newProgress(log).report)
 			if err != nil {

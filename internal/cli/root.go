@@ -46,9 +46,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ec) {
 		return ec.code
 	}
-	fmt.Fprintf(stderr, "trio: %s\n", strings.TrimSpace(err.Error()))
+	msg := strings.TrimSpace(err.Error())
 	var ue usageError
-	if errors.As(err, &ue) {
+	// cobra's own mistake for a verb that does not exist.
+	unknown := strings.HasPrefix(msg, "unknown command")
+	if unknown {
+		msg += "; see `trio --help` for the verbs"
+	}
+	fmt.Fprintf(stderr, "trio: %s\n", msg)
+	if errors.As(err, &ue) || unknown {
 		return ExitUsage
 	}
 	return ExitError
@@ -142,6 +148,9 @@ func (g *globals) open(ctx context.Context, opts target.Options) (*stack.Stack, 
 		opts.Secrets = secretResolver(ctx, st, &g.vault)
 	}
 	t, err := target.Open(g.target, st, opts)
+	if errors.Is(err, target.ErrUnknownTarget) {
+		return nil, nil, usageError{err}
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -176,6 +185,19 @@ func maxArgs(n int) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// group makes a command that only holds others refuse an unknown one,
+// rather than print its help and succeed.
+func group(c *cobra.Command) *cobra.Command {
+	c.Args = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageError{fmt.Errorf("unknown %s command %q; see `%s --help`", c.Name(), args[0], c.CommandPath())}
+		}
+		return nil
+	}
+	c.RunE = func(c *cobra.Command, args []string) error { return c.Help() }
+	return c
 }
 
 func noArgs(c *cobra.Command, args []string) error {

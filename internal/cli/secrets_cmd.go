@@ -26,7 +26,7 @@ func newSecretsCmd(g *globals) *cobra.Command {
 that {secret: NAME} values come from. Use trio vault to edit it by hand.`,
 	}
 	c.AddCommand(newSecretsListCmd(g), newSecretsRotateCmd(g))
-	return c
+	return group(c)
 }
 
 func newSecretsListCmd(g *globals) *cobra.Command {
@@ -97,6 +97,10 @@ func usedSecrets(st *stack.Stack) map[string][]string {
 	}
 	for k, u := range st.Users {
 		add("users."+k+".password", u.Password)
+	}
+	if t := st.TLS; t != nil {
+		add("tls.cert", t.Cert)
+		add("tls.key", t.Key)
 	}
 	for _, keys := range out {
 		slices.Sort(keys)

@@ -602,6 +602,14 @@ func (s *Stack) SecretRefs() []string {
 			out = append(out, "users."+k+".password")
 		}
 	}
+	if t := s.TLS; t != nil {
+		if t.Cert.IsSecret() {
+			out = append(out, "tls.cert")
+		}
+		if t.Key.IsSecret() {
+			out = append(out, "tls.key")
+		}
+	}
 	return out
 }
 

@@ -30,8 +30,12 @@ type Config struct {
 	Nodes []repl.Node `json:"nodes"`
 	// Primary names the node that should be the primary.
 	Primary string `json:"primary"`
-	// Repl is the replication account for CHANGE MASTER.
-	Repl repl.Credentials `json:"repl"`
+	// Repl is the replication account for CHANGE MASTER. Its password is
+	// never written out with the config: it is read from ReplPasswordFile
+	// when the controller is made.
+	Repl             repl.Credentials `json:"-"`
+	ReplUser         string           `json:"repl_user,omitempty"`
+	ReplPasswordFile string           `json:"repl_password_file,omitempty"`
 	// HAProxySocket is HAProxy's admin socket; "" when there is none,
 	// and then no endpoint is switched.
 	HAProxySocket string `json:"haproxy_socket,omitempty"`

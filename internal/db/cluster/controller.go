@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +51,17 @@ type Controller struct {
 // New makes a controller for cfg, with the defaults filled in. It opens
 // nothing until it runs.
 func New(cfg Config, log *slog.Logger) (*Controller, error) {
+	if cfg.Repl.User == "" {
+		cfg.Repl.User = cfg.ReplUser
+	}
+	if cfg.Repl.Password == "" && cfg.ReplPasswordFile != "" {
+		b, err := os.ReadFile(cfg.ReplPasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("replication password: %w", err)
+		}
+		cfg.Repl.Password = strings.TrimSpace(string(b))
+	}
+	cfg.ReplUser = cfg.Repl.User
 	cfg = cfg.withDefaults().clone()
 	if err := cfg.validate(); err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -64,13 +65,20 @@ func (h *Host) Apply(ctx context.Context, p *target.Planned, report target.Repor
 		return err
 	}
 	// Nodes restarted on purpose are no failure: automatic failover waits
-	// until the plan is done (the controller is told again at the end).
+	// until the plan is done. The pause is a lease the agent ends by itself
+	// should this command die; the controller is told again at the end.
 	if len(steps) > 0 {
-		_, _ = h.agent.DBAction(ctx, "pause", "")
+		if _, err := h.agent.DBAction(ctx, "pause?for=15m", ""); err == nil {
+			defer h.agent.DBAction(context.WithoutCancel(ctx), "resume", "")
+			// A failover between planning and the pause moved the primary:
+			// the plan would open the wrong node.
+			if s, err := h.agent.Ping(ctx); err == nil && s.DBPrimary != "" && s.DBPrimary != pl.primary.String() {
+				return fmt.Errorf("the database primary moved to %s while the plan was made for %s; run the command again", s.DBPrimary, pl.primary)
+			}
+		}
 	}
 	for _, s := range steps {
 		if err := h.step(ctx, st, pl, s, report); err != nil {
-			_, _ = h.agent.DBAction(ctx, "resume", "")
 			return err
 		}
 	}
@@ -123,6 +131,29 @@ func (h *Host) handOverCluster(ctx context.Context, st *stack.Stack, pl *payload
 	return h.writeTopology(topology{Primary: pl.primary.String(), PromotedAt: pl.promotedAt})
 }
 
+// changePassword takes one of the two steps of a password change, judged
+// on what the account accepts now (a plan made while the database was
+// down could not look).
+func (h *Host) changePassword(ctx context.Context, st *stack.Stack, pl *payload, conn *sql.DB, subject string) error {
+	want := pl.account.PasswordHash
+	have, err := db.PasswordHashes(ctx, conn, st.DB.User)
+	if err != nil {
+		return err
+	}
+	switch {
+	case subject == plan.SubjectBoth && !slices.Contains(have, want) && len(have) > 0:
+		err = db.AcceptBoth(ctx, conn, st.DB.User, have[0], want)
+	case subject == plan.SubjectBoth:
+		return nil // it accepts the new one already
+	case len(have) != 1 || have[0] != want:
+		err = db.SetPassword(ctx, conn, st.DB.User, want)
+	}
+	if err != nil {
+		return err
+	}
+	return h.recordAccount(pl)
+}
+
 // withAdmin runs fn with an administrative connection to a db instance.
 func (h *Host) withAdmin(inst stack.Instance, fn func(*sql.DB) error) error {
 	conn, err := db.Admin(h.env.DBSocket(inst.Index))
@@ -150,7 +181,7 @@ func appInstanceNames(st *stack.Stack) []string {
 // needsCredentials reports whether a step writes or uses a credential.
 func needsCredentials(s plan.Step) bool {
 	switch s.Action {
-	case plan.Init, plan.Password:
+	case plan.Init, plan.Password, plan.Deploy:
 		return true
 	case plan.Start, plan.Restart, plan.Reload:
 		return usesSecrets(s.Target)
@@ -197,7 +228,9 @@ func (h *Host) prepare(ctx context.Context, st *stack.Stack, pl *payload, report
 			continue
 		}
 		if err := h.validate(ctx, render.Config{Instance: c.Instance, Files: pl.want[name]}, dir); err != nil {
-			os.RemoveAll(dir)
+			if dir != h.current(name) {
+				os.RemoveAll(dir)
+			}
 			return err
 		}
 	}
@@ -215,11 +248,19 @@ func (h *Host) writeSecrets(pl *payload, replace bool) error {
 		if _, err := os.Stat(path); err == nil && !replace {
 			continue
 		}
-		if err := fsutil.WriteFileAtomic(path, data, 0o440); err != nil {
+		// The app's workers read their credentials; the TLS key is read by
+		// HAProxy's master, as root, and by no one else.
+		mode, gid := os.FileMode(0o440), 0
+		if h.users.Root {
+			_, gid = ids(h.users.Web)
+		}
+		if name == tlsPEMName {
+			mode, gid = 0o400, 0
+		}
+		if err := fsutil.WriteFileAtomic(path, data, mode); err != nil {
 			return err
 		}
 		if h.users.Root {
-			_, gid := ids(h.users.Web)
 			if err := os.Chown(path, 0, gid); err != nil {
 				return err
 			}
@@ -273,6 +314,7 @@ func (h *Host) do(ctx context.Context, st *stack.Stack, pl *payload, s plan.Step
 		if err := h.agent.Shutdown(ctx, false); err != nil {
 			return err
 		}
+		h.waitAgentGone()
 		return h.startAgent(ctx)
 	case plan.Init:
 		return h.initDB(ctx, st, pl, s.Target, progress)
@@ -287,15 +329,7 @@ func (h *Host) do(ctx context.Context, st *stack.Stack, pl *payload, s plan.Step
 	case plan.Migrate:
 		return h.migrate(ctx, st, pl, s.Subject)
 	case plan.Password:
-		conn, err := db.Admin(h.env.DBSocket(pl.primary.Index))
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		if s.Subject == plan.SubjectBoth && pl.oldHash != "" {
-			return db.AcceptBoth(ctx, conn, st.DB.User, pl.oldHash, pl.account.PasswordHash)
-		}
-		return db.SetPassword(ctx, conn, st.DB.User, pl.account.PasswordHash)
+		return h.withAdmin(pl.primary, func(conn *sql.DB) error { return h.changePassword(ctx, st, pl, conn, s.Subject) })
 	case plan.Stop:
 		return h.agent.Remove(ctx, s.Target)
 	}
@@ -331,8 +365,17 @@ func (h *Host) startInstance(ctx context.Context, st *stack.Stack, pl *payload, 
 	spec := pl.specs[name]
 	var err error
 	if s.Action == plan.Restart {
+		old := h.current(name)
 		if _, err = h.agent.Ensure(ctx, spec); err == nil {
 			err = h.agent.Restart(ctx, name)
+		}
+		if err != nil && old != "" && old != dir {
+			// Back to the config it ran with, rather than leave it
+			// crash-looping on the new one.
+			_ = h.point(name, old)
+			if rerr := h.agent.Restart(context.WithoutCancel(ctx), name); rerr == nil {
+				return fmt.Errorf("%w; %s runs again with its previous config", err, name)
+			}
 		}
 	} else {
 		_, err = h.agent.Ensure(ctx, spec)

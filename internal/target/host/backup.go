@@ -132,13 +132,16 @@ func (h *Host) Backup(ctx context.Context, st *stack.Stack, opts target.BackupOp
 	return m, dir, nil
 }
 
-// pruneBackups keeps the newest keep backups (directories with a manifest).
+// pruneBackups keeps the newest keep backups (directories with a
+// manifest), and removes what an interrupted backup left a day ago.
 func pruneBackups(root string, keep int) {
 	entries, _ := os.ReadDir(root)
 	var dirs []string
 	for _, e := range entries {
 		if _, err := os.Stat(filepath.Join(root, e.Name(), repl.ManifestName)); err == nil {
 			dirs = append(dirs, e.Name())
+		} else if fi, err := e.Info(); err == nil && e.IsDir() && time.Since(fi.ModTime()) > 24*time.Hour {
+			os.RemoveAll(filepath.Join(root, e.Name()))
 		}
 	}
 	sort.Strings(dirs) // names start with the time
@@ -168,8 +171,13 @@ func (h *Host) Restore(ctx context.Context, st *stack.Stack, dir string, opts ta
 		res.Tables, err = h.verifyBackup(ctx, st, dir, m, progress)
 		return res, err
 	}
-	status, err := h.agent.Ping(ctx)
-	up := err == nil && slices.ContainsFunc(status.Services, func(s agent.ServiceStatus) bool { return s.Tier == "db" && s.PID > 0 })
+	// Whether MariaDB runs: the agent says so, or its snapshot does when
+	// no agent answers (its processes outlive it).
+	status, _, err := h.observeAgent(ctx)
+	if err != nil {
+		return res, err
+	}
+	up := slices.ContainsFunc(status.Services, func(s agent.ServiceStatus) bool { return s.Tier == "db" && s.PID > 0 })
 	if m.Method == repl.Logical {
 		if !up {
 			return res, fmt.Errorf("a logical backup is loaded into the running database: start the stack with `trio up` first")
@@ -197,7 +205,14 @@ func (h *Host) Restore(ctx context.Context, st *stack.Stack, dir string, opts ta
 	primary := stack.Instance{Tier: stack.TierDB, Index: 0}
 	progress("restoring into " + primary.String())
 	if _, err := repl.Restore(ctx, dir, h.env.DataDir(0)); err != nil {
-		return res, err
+		// Put everything back as it was.
+		os.RemoveAll(h.env.DataDir(0))
+		for i, aside := range res.MovedAside {
+			if rerr := os.Rename(aside, strings.TrimSuffix(aside, ".before-restore-"+stamp)); rerr != nil {
+				return res, fmt.Errorf("%w; moving %s back failed too (%v): move it back by hand", err, res.MovedAside[i], rerr)
+			}
+		}
+		return res, fmt.Errorf("%w; the data directories are back as they were", err)
 	}
 	if h.users.Root {
 		uid, gid := ids(h.users.DB)
@@ -291,7 +306,8 @@ func (h *Host) Shell(ctx context.Context, st *stack.Stack, args []string, stdin 
 		return err
 	}
 	argv := append(append(login, st.DB.Database), args...)
-	cmd := exec.CommandContext(ctx, "mariadb", argv...)
+	// Not tied to ctx: Ctrl-C belongs to the client (it cancels a query).
+	cmd := exec.Command("mariadb", argv...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	return cmd.Run()
 }

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -63,22 +64,34 @@ func (h *Host) writeTopology(t topology) error {
 // primaryOf says which db instance is primary: the agent's word, else
 // what the last agent or `trio down` recorded, else db-0.
 func (h *Host) primaryOf(st *stack.Stack, status agent.Status) stack.Instance {
+	inst, _ := h.checkedPrimary(st, status)
+	return inst
+}
+
+// checkedPrimary is primaryOf, with an error when trio.yaml no longer has
+// the node that is primary: lowering db.replicas below it would demote
+// the one node that surely has every write.
+func (h *Host) checkedPrimary(st *stack.Stack, status agent.Status) (stack.Instance, error) {
+	first := stack.Instance{Tier: stack.TierDB, Index: 0}
 	name := status.DBPrimary
 	if name == "" {
 		name = h.readTopology().Primary
 	}
 	inst, err := stack.ParseInstance(name)
-	if err != nil || inst.Tier != stack.TierDB || inst.Index >= st.Replicas(stack.TierDB) {
-		return stack.Instance{Tier: stack.TierDB, Index: 0}
+	if err != nil || inst.Tier != stack.TierDB {
+		return first, nil
 	}
-	return inst
+	if inst.Index >= st.Replicas(stack.TierDB) {
+		return first, fmt.Errorf("%s is the database primary, and db.replicas: %d (%s) would remove it; first run `trio db switchover --to db-0`, then lower db.replicas", inst, st.DB.Replicas, st.Pos("db.replicas"))
+	}
+	return inst, nil
 }
 
 // replPassword is the replication account's password. MariaDB keeps it in
 // plain text in each replica's master.info, inside the data directory;
 // trio keeps it beside them (0600), where it is no more exposed.
 func (h *Host) replPassword() (string, error) {
-	path := filepath.Join(h.layout.Data, "replication.password")
+	path := h.replPasswordFile()
 	b, err := os.ReadFile(path)
 	if err == nil && len(b) > 0 {
 		return strings.TrimSpace(string(b)), nil
@@ -97,6 +110,10 @@ func (h *Host) replPassword() (string, error) {
 	return pw, fsutil.WriteFileAtomic(path, []byte(pw+"\n"), 0o600)
 }
 
+func (h *Host) replPasswordFile() string {
+	return filepath.Join(h.layout.Data, "replication.password")
+}
+
 // node describes db instance i for the replication library.
 func (h *Host) node(st *stack.Stack, i int) repl.Node {
 	return repl.Node{
@@ -109,22 +126,23 @@ func (h *Host) node(st *stack.Stack, i int) repl.Node {
 
 // clusterConfig is what the agent's failover controller is given.
 func (h *Host) clusterConfig(st *stack.Stack, primary stack.Instance, promotedAt repl.Position) (cluster.Config, error) {
-	pw, err := h.replPassword()
-	if err != nil {
+	// Made if missing; the controller reads it from the file.
+	if _, err := h.replPassword(); err != nil {
 		return cluster.Config{}, err
 	}
 	f := st.DB.Failover
 	cfg := cluster.Config{
-		Primary:       primary.String(),
-		Repl:          repl.Credentials{User: replUser, Password: pw},
-		HAProxySocket: h.env.LBSocket(0),
-		WriteBackend:  render.DBWriteBackend,
-		ReadBackend:   render.DBReadBackend,
-		Heartbeat:     f.Heartbeat.Duration,
-		FailAfter:     f.FailAfter.Duration,
-		MinInterval:   f.MinInterval.Duration,
-		MaxLag:        f.MaxLag.Duration,
-		PromotedAt:    promotedAt,
+		Primary:          primary.String(),
+		ReplUser:         replUser,
+		ReplPasswordFile: h.replPasswordFile(),
+		HAProxySocket:    h.env.LBSocket(0),
+		WriteBackend:     render.DBWriteBackend,
+		ReadBackend:      render.DBReadBackend,
+		Heartbeat:        f.Heartbeat.Duration,
+		FailAfter:        f.FailAfter.Duration,
+		MinInterval:      f.MinInterval.Duration,
+		MaxLag:           f.MaxLag.Duration,
+		PromotedAt:       promotedAt,
 	}
 	for i := 0; i < st.Replicas(stack.TierDB); i++ {
 		cfg.Nodes = append(cfg.Nodes, h.node(st, i))
@@ -181,6 +199,30 @@ func (h *Host) applyRestored(ctx context.Context, conn *sql.DB, inst stack.Insta
 		}
 	}
 	return os.Remove(marker)
+}
+
+// accountFile keeps a digest of the app account's password hash as the
+// database has it, so that a plan made while the database is down still
+// sees a password change coming.
+func (h *Host) accountFile() string { return filepath.Join(h.layout.Data, "account.sum") }
+
+func accountSum(hash string) string {
+	sum := sha256.Sum256([]byte("trio account\x00" + hash))
+	return hex.EncodeToString(sum[:])
+}
+
+func (h *Host) recordAccount(pl *payload) error {
+	if pl.account.PasswordHash == "" {
+		return nil
+	}
+	return fsutil.WriteFileAtomic(h.accountFile(), []byte(accountSum(pl.account.PasswordHash)+"\n"), 0o600)
+}
+
+// accountChanged reports whether trio.yaml's password differs from the one
+// last given to the database.
+func (h *Host) accountChanged(pl *payload) bool {
+	b, err := os.ReadFile(h.accountFile())
+	return err == nil && pl.account.PasswordHash != "" && strings.TrimSpace(string(b)) != accountSum(pl.account.PasswordHash)
 }
 
 // seedPositionFile holds, inside a freshly seeded data directory, the GTID

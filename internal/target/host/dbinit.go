@@ -40,7 +40,7 @@ func (h *Host) initDB(ctx context.Context, st *stack.Stack, pl *payload, name st
 	runDir := filepath.Join(h.layout.Run, name)
 	initSock := filepath.Join(runDir, "init.sock")
 	initPid := filepath.Join(runDir, "init.pid")
-	stopStrayServer(initPid)
+	stopStrayServer(initPid, staging)
 	if err := os.RemoveAll(staging); err != nil {
 		return fmt.Errorf("discard %s: %w", staging, err)
 	}
@@ -91,6 +91,9 @@ func (h *Host) initDB(ctx context.Context, st *stack.Stack, pl *payload, name st
 	defer conn.Close()
 	progress("creating database " + st.DB.Database + " and account " + st.DB.User)
 	if err := db.Bootstrap(ctx, conn, pl.account); err != nil {
+		return err
+	}
+	if err := h.recordAccount(pl); err != nil {
 		return err
 	}
 	for _, s := range pl.scripts {
@@ -174,7 +177,7 @@ func (s *privateServer) stop() error {
 }
 
 // stopStrayServer ends a private server left by an interrupted init.
-func stopStrayServer(pidfile string) {
+func stopStrayServer(pidfile, datadir string) {
 	b, err := os.ReadFile(pidfile)
 	if err != nil {
 		return
@@ -184,7 +187,7 @@ func stopStrayServer(pidfile string) {
 		return
 	}
 	cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if !bytes.Contains(cmd, []byte("--skip-networking")) {
+	if !bytes.Contains(cmd, []byte("--skip-networking")) || !bytes.Contains(cmd, []byte("--datadir="+datadir+"\x00")) {
 		return // the pid is someone else's now
 	}
 	_ = syscall.Kill(pid, syscall.SIGKILL)

@@ -147,9 +147,15 @@ func (h *Host) deploy(ctx context.Context, st *stack.Stack, pl *payload, name st
 		err = checkApp(ctx, st, h.env, h.env.AppSocket(inst.Index))
 	}
 	if err != nil {
-		if old != "" {
-			h.pointRelease(name, old)
-			h.agent.Reload(ctx, name)
+		if old == "" {
+			return fmt.Errorf("%s on release %s: %w", name, pl.release, err)
+		}
+		back := h.pointRelease(name, old)
+		if back == nil {
+			back = h.agent.Reload(context.WithoutCancel(ctx), name)
+		}
+		if back != nil {
+			return fmt.Errorf("%s on release %s: %w; going back to release %s failed too (%v): run trio rollback", name, pl.release, err, old, back)
 		}
 		return fmt.Errorf("%s on release %s: %w; it is back on release %s", name, pl.release, err, old)
 	}

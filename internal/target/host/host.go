@@ -4,6 +4,7 @@
 package host
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -71,6 +72,21 @@ func New(st *stack.Stack, opts target.Options) (*Host, error) {
 
 // Layout says where the stack's state lives.
 func (h *Host) Layout() Layout { return h.layout }
+
+// observeAgent asks the agent for the stack's processes; when no agent
+// answers, the last agent's snapshot says which are still alive. live says
+// whether an agent answered.
+func (h *Host) observeAgent(ctx context.Context) (status agent.Status, live bool, err error) {
+	status, err = h.agent.Ping(ctx)
+	switch {
+	case err == nil:
+		return status, true, nil
+	case errors.Is(err, agent.ErrNoAgent):
+		status, err = agent.Offline(h.layout.Run)
+		return status, false, err
+	}
+	return status, false, fmt.Errorf("ask the agent: %w", err)
+}
 
 // ErrBusy means another trio command is changing the stack.
 var ErrBusy = errors.New("another trio command is changing this stack")

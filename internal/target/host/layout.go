@@ -3,11 +3,14 @@ package host
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -187,6 +190,18 @@ func (l Layout) prepare(u Users) error {
 	}
 	if err := os.MkdirAll(filepath.Dir(l.Secrets), 0o755); err != nil {
 		return fmt.Errorf("prepare %s: %w", l.Secrets, err)
+	}
+	// Its name is predictable in a shared /dev/shm: it must be a real
+	// directory of ours, not something another user put there first.
+	if err := os.Mkdir(l.Secrets, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("prepare %s: %w", l.Secrets, err)
+	}
+	fi, err := os.Lstat(l.Secrets)
+	if err != nil {
+		return err
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); !fi.IsDir() || !ok || int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("%s is not a directory of this user's; remove it, it is not trio's", l.Secrets)
 	}
 	// The app's workers read their credentials, so the directory belongs
 	// to their group; no one else may look inside.

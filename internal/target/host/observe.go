@@ -42,7 +42,6 @@ type payload struct {
 	scripts   []db.Script       // the schema and every migration
 	pending   []db.Script       // not yet applied on a running database
 	account   db.Account
-	oldHash   string // the password hash the account accepts now
 
 	primary    stack.Instance // the database primary
 	promotedAt repl.Position  // GTID position it was opened for writes at, when trio did it
@@ -86,17 +85,13 @@ func (h *Host) Plan(ctx context.Context, st *stack.Stack) (*target.Planned, erro
 		in.Users = append(in.Users, plan.Change{Name: u.name, Cause: u.cause})
 	}
 
-	status, err := h.agent.Ping(ctx)
-	switch {
-	case errors.Is(err, agent.ErrNoAgent):
-		// Processes the last agent left running are adopted by the next
-		// one, not started again.
-		if status, err = agent.Offline(h.layout.Run); err != nil {
-			return nil, err
-		}
-	case err != nil:
-		return nil, fmt.Errorf("ask the agent: %w", err)
-	default:
+	// Processes the last agent left running are adopted by the next one,
+	// not started again.
+	status, live, err := h.observeAgent(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if live {
 		in.Agent.Running, in.Agent.Version = true, status.Version
 	}
 	in.Agent.WantVersion = h.opts.Version
@@ -117,7 +112,9 @@ func (h *Host) Plan(ctx context.Context, st *stack.Stack) (*target.Planned, erro
 	if err := h.observeRelease(st, pl, &notes); err != nil {
 		return nil, err
 	}
-	pl.primary = h.primaryOf(st, status)
+	if pl.primary, err = h.checkedPrimary(st, status); err != nil {
+		return nil, err
+	}
 	h.env.DBPrimary = pl.primary.Index
 	in.DBTarget = pl.primary.String()
 	pl.configs, err = render.Render(st, h.env)
@@ -506,6 +503,8 @@ func (h *Host) observeDB(ctx context.Context, st *stack.Stack, pl *payload, in *
 	}
 	for _, f := range in.Instances {
 		if f.Name == pl.primary.String() && (f.NeedsInit || !f.Running) {
+			// Checked against the database itself once it runs.
+			in.Password = !f.NeedsInit && h.accountChanged(pl)
 			return nil
 		}
 	}
@@ -542,11 +541,10 @@ func (h *Host) observeDB(ctx context.Context, st *stack.Stack, pl *payload, in *
 		switch {
 		case !slices.Contains(have, pl.account.PasswordHash):
 			in.Password = true
-			for _, h := range have {
-				pl.oldHash = h
-			}
 		case len(have) > 1:
 			in.Retire = true
+		default:
+			_ = h.recordAccount(pl) // in step with the database
 		}
 	}
 	return nil

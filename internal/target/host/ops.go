@@ -65,14 +65,12 @@ func Probe(ctx context.Context, st *stack.Stack) (int, string, error) {
 // Status reports the agent, each instance and the app's health.
 func (h *Host) Status(ctx context.Context, st *stack.Stack) (*target.Status, error) {
 	out := &target.Status{Stack: st.Name, Target: Name, URL: URL(st), Agent: "not running"}
-	ast, err := h.agent.Ping(ctx)
-	if err != nil && !errors.Is(err, agent.ErrNoAgent) {
+	ast, live, err := h.observeAgent(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if err == nil {
+	if live {
 		out.Agent = fmt.Sprintf("running (pid %d, since %s)", ast.PID, ast.Since.Format(time.DateTime))
-	} else if ast, err = agent.Offline(h.layout.Run); err != nil {
-		return nil, err
 	}
 	byName := map[string]agent.ServiceStatus{}
 	for _, s := range ast.Services {
@@ -165,9 +163,9 @@ func (h *Host) address(st *stack.Stack, inst stack.Instance) string {
 // Down stops every instance through the agent, which then exits. Data
 // stays unless volumes; credentials leave tmpfs either way.
 func (h *Host) Down(ctx context.Context, st *stack.Stack, volumes bool, report target.Reporter) error {
-	status, err := h.agent.Ping(ctx)
-	if errors.Is(err, agent.ErrNoAgent) {
-		status, _ = agent.Offline(h.layout.Run)
+	status, live, err := h.observeAgent(ctx)
+	if err != nil {
+		return err
 	}
 	if status.DBPrimary != "" {
 		// Who is primary must outlive the agent's snapshot, which goes now.
@@ -179,37 +177,25 @@ func (h *Host) Down(ctx context.Context, st *stack.Stack, volumes bool, report t
 			return err
 		}
 	}
-	if errors.Is(err, agent.ErrNoAgent) && h.hasSnapshot() {
+	if !live && h.hasSnapshot() {
 		// An agent died and left processes: a new one adopts them, so
 		// they can be stopped in order.
 		if err := h.startAgent(ctx); err != nil {
 			return err
 		}
-		err = nil
+		live = true
 	}
-	if err == nil {
+	if live {
 		step := plan.Step{Action: plan.Stop, Target: "stack", Cause: "trio down"}
 		report.Emit(target.Event{Step: &step, Phase: target.PhaseBegin})
 		if err := h.agent.Shutdown(ctx, true); err != nil {
 			return fmt.Errorf("stop the stack: %w", err)
 		}
 		report.Emit(target.Event{Step: &step, Phase: target.PhaseDone})
-	} else if !errors.Is(err, agent.ErrNoAgent) {
-		return err
 	}
-	// The agent removes its socket as it exits; wait so that an `up` right
-	// after this does not find a half-gone agent.
-	for i := 0; i < 100; i++ {
-		if _, err := os.Stat(filepath.Join(h.layout.Run, agent.SocketName)); err != nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	h.waitAgentGone()
 	if err := os.RemoveAll(h.layout.Secrets); err != nil {
 		return err
-	}
-	for _, inst := range st.Instances() {
-		os.Remove(filepath.Join(h.layout.Conf, inst.String()+".running"))
 	}
 	if volumes {
 		step := plan.Step{Action: plan.Stop, Target: "volumes", Cause: "--volumes: deleting " + h.layout.Data}
@@ -220,6 +206,17 @@ func (h *Host) Down(ctx context.Context, st *stack.Stack, volumes bool, report t
 		report.Emit(target.Event{Step: &step, Phase: target.PhaseDone})
 	}
 	return nil
+}
+
+// waitAgentGone waits until an agent told to exit has removed its socket,
+// so that a command right after does not find it half gone.
+func (h *Host) waitAgentGone() {
+	for i := 0; i < 250; i++ {
+		if _, err := os.Stat(filepath.Join(h.layout.Run, agent.SocketName)); err != nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (h *Host) hasSnapshot() bool {

@@ -74,10 +74,10 @@ var skipInRelease = map[string]bool{StateDirName: true, ".git": true, "trio.lock
 // notCode lists what under app.root describes or keeps the stack rather
 // than makes up the app (trio.yaml, the vault, the backups): a change
 // there is no deploy.
-func notCode(st *stack.Stack) map[string]bool {
+func (h *Host) notCode(st *stack.Stack) map[string]bool {
 	out := map[string]bool{}
 	root := st.Path(st.App.Root)
-	for _, p := range []string{st.File, st.Path(st.Secrets.Vault), st.Path(st.DB.Backup.Dir)} {
+	for _, p := range []string{st.File, st.Path(st.Secrets.Vault), st.Path(st.DB.Backup.Dir), h.layout.State, h.layout.Secrets} {
 		if rel, err := filepath.Rel(root, p); err == nil && !strings.HasPrefix(rel, "..") {
 			out[rel] = true
 		}
@@ -124,7 +124,7 @@ func appFiles(root string, skip map[string]bool) ([]srcFile, error) {
 // it (names, sizes, modification times) was seen before.
 func (h *Host) releaseID(st *stack.Stack, hist *history) (string, error) {
 	root := st.Path(st.App.Root)
-	files, err := appFiles(root, notCode(st))
+	files, err := appFiles(root, h.notCode(st))
 	if err != nil {
 		return "", fmt.Errorf("read app.root %s: %w", root, err)
 	}
@@ -162,8 +162,7 @@ func hashFile(w io.Writer, path string) error {
 	return err
 }
 
-// buildRelease copies app.root into releases/<id>, once. Files become
-// readable by the app's workers whatever their mode in the checkout.
+// buildRelease copies app.root into releases/<id>, once.
 func (h *Host) buildRelease(st *stack.Stack, id string) (string, error) {
 	dir := filepath.Join(h.releasesDir(), id)
 	if _, err := os.Stat(dir); err == nil {
@@ -178,13 +177,13 @@ func (h *Host) buildRelease(st *stack.Stack, id string) (string, error) {
 	}
 	defer os.RemoveAll(tmp)
 	root := st.Path(st.App.Root)
-	files, err := appFiles(root, notCode(st))
+	files, err := appFiles(root, h.notCode(st))
 	if err != nil {
 		return "", err
 	}
 	for _, f := range files {
 		dst := filepath.Join(tmp, f.rel)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
 			return "", err
 		}
 		if f.mode&fs.ModeSymlink != 0 {
@@ -197,12 +196,30 @@ func (h *Host) buildRelease(st *stack.Stack, id string) (string, error) {
 			}
 			continue
 		}
-		if err := copyRegular(filepath.Join(root, f.rel), dst, f.mode.Perm()|0o444); err != nil {
+		if err := copyRegular(filepath.Join(root, f.rel), dst, f.mode.Perm()&0o750|0o440); err != nil {
 			return "", err
 		}
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	// The code is for the app's workers and nginx (the web user's group)
+	// to read, whatever the checkout's modes, and for no one else.
+	if err := os.Chmod(tmp, 0o750); err != nil {
 		return "", err
+	}
+	if h.users.Root {
+		_, gid := ids(h.users.Web)
+		if err := filepath.WalkDir(tmp, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if err := os.Chmod(p, 0o750); err != nil {
+					return err
+				}
+			}
+			return os.Lchown(p, 0, gid)
+		}); err != nil {
+			return "", err
+		}
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		return "", fmt.Errorf("make release %s: %w", id, err)

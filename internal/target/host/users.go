@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/user"
@@ -174,17 +175,24 @@ func applyUser(ctx context.Context, c userChange) error {
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		dir := filepath.Join(u.HomeDir, ".ssh")
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		// The account's owner controls its home: a symlink planted there
+		// must not make root write keys, or hand over, somewhere else.
+		for _, p := range []string{u.HomeDir, dir, filepath.Join(dir, "authorized_keys")} {
+			if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+				return fmt.Errorf("%s is a symlink; trio does not write an account's keys through one: replace it with a directory or file", p)
+			}
+		}
+		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}
-		if err := os.Chown(dir, uid, gid); err != nil {
+		if err := os.Lchown(dir, uid, gid); err != nil {
 			return err
 		}
 		path := filepath.Join(dir, "authorized_keys")
 		if err := fsutil.WriteFileAtomic(path, []byte(authorizedKeys(c.keys)), 0o600); err != nil {
 			return err
 		}
-		return os.Chown(path, uid, gid)
+		return os.Lchown(path, uid, gid)
 	}
 	return nil
 }
