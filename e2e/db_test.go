@@ -169,8 +169,13 @@ func TestDB_ReplicasAndFailover(t *testing.T) {
 	mustMatch(t, "up", `init db-1: new replica, copied from db-0 with mariadb-backup`, r.Stdout)
 	s.waitTopology(t, 30*time.Second, allReplicating)
 	s.AddEntry("Fay", "replicated")
-	if got := s.Entries(); len(got) != 1 {
-		t.Fatalf("entries through the read endpoint: %q", got)
+	// Reads go to the replicas: the entry shows once it has replicated.
+	deadline := time.Now().Add(5 * time.Second)
+	for got := s.Entries(); len(got) != 1; got = s.Entries() {
+		if time.Now().After(deadline) {
+			t.Fatalf("entries through the read endpoint: %q", got)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 
 	t.Run("kill -9 the primary: failover loses no acknowledged write", func(t *testing.T) {
