@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 runs=${RUNS:-50}
 build_trio
-stack=$(new_stack)
+new_stack; stack=$STACK
 trio up -C "$stack"
 "$TRIO" apply -C "$stack" 2>/dev/null | grep -qx 'no changes'
 echo "no-change trio apply, $runs runs:"

@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 n=${N:-20}
 require wrk wrk
 build_trio
-stack=$(new_stack)
+new_stack; stack=$STACK
 sed -i 's/^  server_name: guestbook.local$/  server_name: guestbook.local\n  replicas: 2/; s/^app:$/app:\n  replicas: 2/' "$stack/trio.yaml"
 printf 'lb: {check_interval: 1000ms}\n' >>"$stack/trio.yaml"
 trio up -C "$stack"

@@ -5,7 +5,7 @@
 # Then replication lag under a steady sysbench-like write load.
 source "$(dirname "$0")/lib.sh"
 build_trio
-stack=$(new_stack)
+new_stack; stack=$STACK
 sed -i 's/^  migrations: migrations$/  migrations: migrations\n  replicas: 2\n  failover: {min_interval: 1s}/' "$stack/trio.yaml"
 trio up -C "$stack"
 port=$(grep -o '^  port: [0-9]*' "$stack/trio.yaml" | awk '{print $2}')

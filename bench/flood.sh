@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 limit=${LIMIT:-20}
 build_trio
-stack=$(new_stack)
+new_stack; stack=$STACK
 printf 'lb: {}\nlimits: {rate: %d, burst: %d}\n' "$limit" "$limit" >>"$stack/trio.yaml"
 trio up -C "$stack"
 url=$(stack_url "$stack")

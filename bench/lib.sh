@@ -18,7 +18,9 @@ free_port() {
   done
 }
 
-# new_stack prints the directory of a fresh guestbook copy.
+# new_stack makes a fresh guestbook copy and sets STACK to its directory.
+# It runs in this shell (not in $(...)), so the copy is remembered and the
+# exit trap stops it and removes it.
 new_stack() {
   local dir web db
   dir=$(mktemp -d /tmp/trio-bench-XXXXXX)
@@ -28,7 +30,7 @@ new_stack() {
   web=$(free_port); db=$(free_port)
   sed -i "s/127.0.0.1:8080/127.0.0.1:$web/; s/^  schema: schema.sql/  schema: schema.sql\n  port: $db/" "$dir/guestbook/trio.yaml"
   STACKS+=("$dir")
-  echo "$dir/guestbook"
+  STACK="$dir/guestbook"
 }
 
 stack_url() { grep -o 'listen: [0-9.:]*' "$1/trio.yaml" | awk '{print "http://" $2 "/"}'; }

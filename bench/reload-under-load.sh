@@ -7,7 +7,7 @@ applies=${APPLIES:-20}
 mode=${MODE:-both} # web: nginx changes only; app: PHP-FPM changes only; both: alternate
 require wrk wrk
 build_trio
-stack=$(new_stack)
+new_stack; stack=$STACK
 sed -i 's/^  root: public$/  root: public\n  static: {max_age: 1m}/' "$stack/trio.yaml"
 trio up -C "$stack"
 url=$(stack_url "$stack")

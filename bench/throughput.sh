@@ -8,7 +8,7 @@ rounds=${ROUNDS:-3}
 secs=${SECONDS_PER_RUN:-15}
 require wrk wrk
 build_trio
-stack=$(new_stack)
+new_stack; stack=$STACK
 printf 'lb: {}\n' >>"$stack/trio.yaml"
 trio up -C "$stack"
 trio_url=$(stack_url "$stack")

@@ -8,7 +8,7 @@ runs=${RUNS:-5}
 build_trio
 cold=() warm=()
 for i in $(seq "$runs"); do
-  stack=$(new_stack)
+  new_stack; stack=$STACK
   t0=$(now_ms); trio up -C "$stack"; t1=$(now_ms)
   curl -fsS -o /dev/null "$(stack_url "$stack")"
   cold+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')")
