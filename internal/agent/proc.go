@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -25,15 +24,6 @@ func alive(pid int, start uint64) bool {
 	}
 	p, err := readProc(pid)
 	return err == nil && p.Start == start && p.State != 'Z' && p.State != 'X'
-}
-
-// cmdline returns a process's command line, for messages.
-func cmdline(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(bytes.ReplaceAll(b, []byte{0}, []byte{' '})))
 }
 
 // children lists the live pids whose parent is pid.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"errors"
 	"log/slog"
 	"os/signal"
@@ -40,7 +41,7 @@ new agent adopts the processes instead of restarting them.`,
 			ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			log := slog.New(slog.NewTextHandler(g.stderr, nil))
-			return agent.New(layout.Run, or(o.versionID, host.Version(release)), log).Run(ctx)
+			return agent.New(layout.Run, cmp.Or(o.versionID, host.Version(release)), log).Run(ctx)
 		},
 	}
 	c.Flags().StringVar(&o.state, "state", "", "the stack's state `DIR`")

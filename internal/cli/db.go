@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -125,7 +126,7 @@ func printTopology(w io.Writer, t cluster.Topology) {
 				lag = fmt.Sprintf("%ds", *r.LagSeconds)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Role, ro, or(n.CurrentPos.String(), "-"), repl, lag, semi, or(n.Write, "-"), or(n.Read, "-"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Role, ro, cmp.Or(n.CurrentPos.String(), "-"), repl, lag, semi, cmp.Or(n.Write, "-"), cmp.Or(n.Read, "-"))
 	}
 	tw.Flush()
 	for _, n := range t.Nodes {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -71,7 +72,7 @@ func newSecretsListCmd(g *globals) *cobra.Command {
 				if _, ok := v.values[r.Name]; !ok {
 					by += "  (MISSING from the vault)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\n", r.Name, or(by, "-"))
+				fmt.Fprintf(tw, "%s\t%s\n", r.Name, cmp.Or(by, "-"))
 			}
 			return tw.Flush()
 		},

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -60,7 +61,7 @@ func printStatus(g *globals, s *target.Status) {
 			up = time.Since(i.Since).Round(time.Second).String()
 			healthy = map[bool]string{true: "yes", false: "no"}[i.Healthy]
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", i.Name, i.State, healthy, or(i.LB, "-"), pid, up, i.Restarts, i.Address)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", i.Name, i.State, healthy, cmp.Or(i.LB, "-"), pid, up, i.Restarts, i.Address)
 	}
 	tw.Flush()
 	if e := s.Edge; e != nil {

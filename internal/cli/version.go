@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"runtime"
@@ -59,17 +60,10 @@ func newVersionCmd(g *globals) *cobra.Command {
 			if v.Modified {
 				commit += "-modified"
 			}
-			fmt.Fprintf(g.stdout, "trio %s (build %s, commit %s, %s, %s)\n", v.Version, v.Build, or(commit, "unknown"), v.Go, v.Platform)
+			fmt.Fprintf(g.stdout, "trio %s (build %s, commit %s, %s, %s)\n", v.Version, v.Build, cmp.Or(commit, "unknown"), v.Go, v.Platform)
 			return nil
 		},
 	}
 	outputFlag(c, g)
 	return c
-}
-
-func or(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a
 }

@@ -130,17 +130,17 @@ func syntaxError(file string, err error) error {
 
 func (s *Stack) applyDefaults() {
 	v := &s.Versions
-	v.Nginx = or(v.Nginx, DefaultNginx)
-	v.PHP = or(v.PHP, DefaultPHP)
-	v.MariaDB = or(v.MariaDB, DefaultMariaDB)
-	v.HAProxy = or(v.HAProxy, DefaultHAProxy)
+	v.Nginx = cmp.Or(v.Nginx, DefaultNginx)
+	v.PHP = cmp.Or(v.PHP, DefaultPHP)
+	v.MariaDB = cmp.Or(v.MariaDB, DefaultMariaDB)
+	v.HAProxy = cmp.Or(v.HAProxy, DefaultHAProxy)
 
 	w := &s.Web
 	if !w.Listen.IsValid() {
 		w.Listen, _ = ParseAddr("127.0.0.1:8080")
 	}
-	w.ServerName = or(w.ServerName, "_")
-	w.Root = or(w.Root, "public")
+	w.ServerName = cmp.Or(w.ServerName, "_")
+	w.Root = cmp.Or(w.Root, "public")
 	if !s.written("web.replicas") {
 		w.Replicas = 1
 	}
@@ -154,18 +154,18 @@ func (s *Stack) applyDefaults() {
 		on := true
 		w.Static.Gzip = &on
 	}
-	w.MaxBodySize = or(w.MaxBodySize, "8m")
+	w.MaxBodySize = cmp.Or(w.MaxBodySize, "8m")
 
 	a := &s.App
-	a.Root = or(a.Root, ".")
-	a.Index = or(a.Index, "index.php")
+	a.Root = cmp.Or(a.Root, ".")
+	a.Index = cmp.Or(a.Index, "index.php")
 	if !s.written("app.replicas") {
 		a.Replicas = 1
 	}
 	if !s.written("app.workers") {
 		a.Workers = 5
 	}
-	a.Health = or(a.Health, "/")
+	a.Health = cmp.Or(a.Health, "/")
 	if !s.written("app.releases") {
 		a.Releases = 5
 	}
@@ -174,7 +174,7 @@ func (s *Stack) applyDefaults() {
 		s.LB = &LB{}
 	}
 	if s.LB != nil {
-		s.LB.Balance = or(s.LB.Balance, "roundrobin")
+		s.LB.Balance = cmp.Or(s.LB.Balance, "roundrobin")
 		if !s.LB.CheckInterval.Set {
 			s.LB.CheckInterval = Duration{Duration: 2 * time.Second}
 		}
@@ -206,7 +206,7 @@ func (s *Stack) applyDefaults() {
 		s.Host.Harden = &on
 	}
 	if c := w.CDN; c != nil {
-		c.ClientIPHeader = or(c.ClientIPHeader, "X-Forwarded-For")
+		c.ClientIPHeader = cmp.Or(c.ClientIPHeader, "X-Forwarded-For")
 	}
 
 	db := &s.DB
@@ -220,7 +220,7 @@ func (s *Stack) applyDefaults() {
 		db.InstancePort = db.Port + 10
 	}
 	r := &db.Replication
-	r.WaitPoint = or(r.WaitPoint, "AFTER_SYNC")
+	r.WaitPoint = cmp.Or(r.WaitPoint, "AFTER_SYNC")
 	if !r.SemiSyncTimeout.Set {
 		r.SemiSyncTimeout = Duration{Duration: 10 * time.Second}
 	}
@@ -238,8 +238,8 @@ func (s *Stack) applyDefaults() {
 		}
 	}
 	b := &db.Backup
-	b.Dir = or(b.Dir, "backups")
-	b.Method = or(b.Method, "physical")
+	b.Dir = cmp.Or(b.Dir, "backups")
+	b.Method = cmp.Or(b.Method, "physical")
 	if !s.written("db.backup.keep") {
 		b.Keep = 7
 	}
@@ -254,13 +254,6 @@ func (s *Stack) applyDefaults() {
 func (s *Stack) written(path string) bool {
 	_, ok := s.pos[path]
 	return ok
-}
-
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 var (

@@ -3,6 +3,7 @@
 package stack
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -211,7 +212,7 @@ func (s *Stack) Pos(path string) Pos {
 		}
 		p = p[:i]
 	}
-	return Pos{File: or(s.display, s.File), Line: 1}
+	return Pos{File: cmp.Or(s.display, s.File), Line: 1}
 }
 
 // Errorf builds an error placed at a key of the file.

@@ -3,7 +3,6 @@ package host
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -113,31 +112,44 @@ func (h *Host) initDB(ctx context.Context, st *stack.Stack, pl *payload, name st
 	return fsutil.SyncDir(filepath.Dir(data))
 }
 
-// privateServer is a mariadbd with networking off, used only to initialise.
+// privateServer is a program trio runs for a moment, outside the agent and
+// taking no traffic: a mariadbd with networking off to initialise or
+// verify, a PHP-FPM pool to check a release. It dies with trio.
 type privateServer struct {
-	cmd  *exec.Cmd
-	sock string
-	done chan struct{}
-	err  error
-	log  string
+	name     string
+	cmd      *exec.Cmd
+	sock     string
+	done     chan struct{}
+	err      error
+	log      string
+	stopSig  syscall.Signal
+	stopWait time.Duration
 }
 
-func startPrivateServer(bin, conf, datadir, sock, pidfile, logPath string) (*privateServer, error) {
+// startPrivate starts argv with its output appended to logPath; it is ready
+// once it accepts connections on sock, and stopSig asks it to stop.
+func startPrivate(name string, argv []string, sock, logPath string, stopSig syscall.Signal, stopWait time.Duration) (*privateServer, error) {
 	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, "--defaults-file="+conf, "--datadir="+datadir, "--skip-networking", "--socket="+sock, "--pid-file="+pidfile)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// If trio dies during initialisation the server goes with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start mariadbd: %w", err)
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	s := &privateServer{cmd: cmd, sock: sock, done: make(chan struct{}), log: logPath}
+	s := &privateServer{name: name, cmd: cmd, sock: sock, done: make(chan struct{}), log: logPath, stopSig: stopSig, stopWait: stopWait}
 	go func() { s.err = cmd.Wait(); close(s.done) }()
 	return s, nil
+}
+
+// startPrivateServer starts a mariadbd on datadir with networking off.
+func startPrivateServer(bin, conf, datadir, sock, pidfile, logPath string) (*privateServer, error) {
+	argv := []string{bin, "--defaults-file=" + conf, "--datadir=" + datadir, "--skip-networking", "--socket=" + sock, "--pid-file=" + pidfile}
+	// SIGTERM flushes InnoDB; crash recovery of a large one can be slow.
+	return startPrivate("mariadbd", argv, sock, logPath, syscall.SIGTERM, 2*time.Minute)
 }
 
 func (s *privateServer) waitReady(ctx context.Context, timeout time.Duration) error {
@@ -149,30 +161,30 @@ func (s *privateServer) waitReady(ctx context.Context, timeout time.Duration) er
 		}
 		select {
 		case <-s.done:
-			return fmt.Errorf("mariadbd exited while initialising (%v); %s says:\n%s", s.err, s.log, agent.Tail(s.log, 15))
+			return fmt.Errorf("%s exited before it was ready (%v); %s says:\n%s", s.name, s.err, s.log, agent.Tail(s.log, 15))
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("mariadbd did not open %s within %s; see %s", s.sock, timeout, s.log)
+	return fmt.Errorf("%s did not open %s within %s; see %s", s.name, s.sock, timeout, s.log)
 }
 
-// stop shuts the server down cleanly (SIGTERM flushes InnoDB).
+// stop asks the program to stop and, after its wait, kills its group.
 func (s *privateServer) stop() error {
 	select {
 	case <-s.done:
 		return nil
 	default:
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Process.Signal(s.stopSig)
 	select {
 	case <-s.done:
 		return nil
-	case <-time.After(2 * time.Minute):
-		_ = s.cmd.Process.Kill()
+	case <-time.After(s.stopWait):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 		<-s.done
-		return errors.New("mariadbd did not stop within 2 minutes")
+		return fmt.Errorf("%s did not stop within %s", s.name, s.stopWait)
 	}
 }
 

@@ -3,15 +3,12 @@ package host
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/trio-stack/trio/internal/agent"
 	"github.com/trio-stack/trio/internal/fcgi"
 	"github.com/trio-stack/trio/internal/fsutil"
 	"github.com/trio-stack/trio/internal/render"
@@ -80,43 +77,14 @@ func (h *Host) stageCheck(ctx context.Context, st *stack.Stack, pl *payload, id 
 		defer os.Remove(secret)
 	}
 	sock := h.env.AppSocket(stageIndex)
-	logPath := filepath.Join(h.layout.Logs, "app-stage.log")
-	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	srv, err := startPrivate("the check pool", []string{h.programs.PHPFPM, "--nodaemonize", "--fpm-config", conf},
+		sock, filepath.Join(h.layout.Logs, "app-stage.log"), syscall.SIGQUIT, 10*time.Second)
 	if err != nil {
 		return err
 	}
-	defer logf.Close()
-	cmd := exec.Command(h.programs.PHPFPM, "--nodaemonize", "--fpm-config", conf)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start the check pool: %w", err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	defer func() {
-		cmd.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-	}()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if c, err := net.Dial("unix", sock); err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-done:
-			return fmt.Errorf("the check pool exited; %s says:\n%s", logPath, agent.Tail(logPath, 10))
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the check pool did not open %s", sock)
-		}
+	defer srv.stop()
+	if err := srv.waitReady(ctx, 15*time.Second); err != nil {
+		return err
 	}
 	if err := checkApp(ctx, st, h.env, sock); err != nil {
 		return fmt.Errorf("release %s failed its health check (%v); nothing was switched, the running release keeps serving", id, err)

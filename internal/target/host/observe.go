@@ -525,7 +525,7 @@ func (h *Host) observeDB(ctx context.Context, st *stack.Stack, pl *payload, in *
 		if s.Name == db.SchemaName {
 			// The schema belongs to initialisation; a database made without
 			// one does not get it later by surprise.
-			*notes = append(*notes, st.DB.Schema+" is applied only when a database is initialised; put changes in "+or(st.DB.Migrations, "a migrations directory"))
+			*notes = append(*notes, st.DB.Schema+" is applied only when a database is initialised; put changes in "+cmp.Or(st.DB.Migrations, "a migrations directory"))
 			continue
 		}
 		in.Scripts = append(in.Scripts, s.Name)
@@ -555,13 +555,6 @@ func pathOr(st *stack.Stack, p string) string {
 		return ""
 	}
 	return st.Path(p)
-}
-
-func or(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a
 }
 
 // resolve returns a credential's value.

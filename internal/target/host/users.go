@@ -2,6 +2,7 @@ package host
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,7 +49,7 @@ func (h *Host) observeUsers(st *stack.Stack) ([]userChange, error) {
 	var out []userChange
 	for _, name := range sortedNames(st.Users) {
 		u := st.Users[name]
-		c := userChange{name: name, keys: u.SSHKeys, shell: or(u.Shell, "/bin/bash"), groups: u.Groups}
+		c := userChange{name: name, keys: u.SSHKeys, shell: cmp.Or(u.Shell, "/bin/bash"), groups: u.Groups}
 		var causes []string
 		existing, lookErr := user.Lookup(name)
 		if lookErr != nil {
